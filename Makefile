@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LABD := $(VENV)/bin/labd
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test real-parts bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# The main job on the simulated lab, with embedded defaults: no broker or database needed.
+demo: $(STAMP)
+	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output
+
+# Mosquitto and VictoriaMetrics are the real parts the daemon tests talk to.
+real-parts:
+	bash tests/install-real-parts.sh
+
+test: $(STAMP) real-parts
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/drivers_roundtrip.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -1,0 +1,89 @@
+"""VISA transport (pyvisa with the pyvisa-py backend).
+
+pyvisa is blocking, so every call runs on a single worker thread owned by the instrument: the event
+loop never blocks, and commands to one instrument keep their order.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pyvisa
+from pyvisa import constants, errors as visa_errors
+
+from .errors import Disconnected, InstrumentTimeout
+from .transport import LineSettings, LineTransport
+
+_rm_lock = threading.Lock()
+_rm: pyvisa.ResourceManager | None = None
+
+
+def resource_manager() -> pyvisa.ResourceManager:
+    global _rm
+    with _rm_lock:
+        if _rm is None:
+            _rm = pyvisa.ResourceManager("@py")
+        return _rm
+
+
+class VisaTransport(LineTransport):
+    def __init__(self, instrument: str, resource: str, settings: LineSettings | None = None) -> None:
+        super().__init__(instrument, settings or LineSettings(write_termination="\n", read_termination="\n"))
+        self.resource_name = resource
+        self._resource = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"visa-{instrument}")
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _open_blocking(self) -> None:
+        res = resource_manager().open_resource(self.resource_name)
+        res.read_termination = self.settings.read_termination
+        res.write_termination = ""  # the base class appends the terminator itself
+        res.timeout = self.settings.timeout * 1000
+        self._resource = res
+
+    async def _connect(self) -> None:
+        await self._run(self._open_blocking)
+
+    async def _disconnect(self) -> None:
+        res, self._resource = self._resource, None
+        if res is not None:
+            await self._run(res.close)
+
+    def _translate(self, exc: Exception, timeout: float) -> Exception:
+        if isinstance(exc, visa_errors.VisaIOError) and exc.error_code == constants.StatusCode.error_timeout:
+            return InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s")
+        return Disconnected(self.instrument, f"VISA I/O failed: {exc}")
+
+    def _send_blocking(self, data: bytes, timeout: float) -> None:
+        if self._resource is None:
+            raise Disconnected(self.instrument, "not connected")
+        self._resource.timeout = timeout * 1000
+        try:
+            self._resource.write_raw(data)
+        except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
+            raise self._translate(exc, timeout) from exc
+
+    def _read_blocking(self, timeout: float) -> bytes:
+        if self._resource is None:
+            raise Disconnected(self.instrument, "not connected")
+        self._resource.timeout = timeout * 1000
+        try:
+            text = self._resource.read(encoding=self.settings.encoding)
+        except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
+            raise self._translate(exc, timeout) from exc
+        except UnicodeDecodeError as exc:
+            return exc.object if isinstance(exc.object, bytes) else b""
+        return text.encode(self.settings.encoding, errors="replace")
+
+    async def _send(self, data: bytes, timeout: float) -> None:
+        await self._run(self._send_blocking, data, timeout)
+
+    async def _read_line(self, timeout: float) -> bytes:
+        return await self._run(self._read_blocking, timeout)
+
+    async def close(self) -> None:
+        await super().close()
+        self._executor.shutdown(wait=False)

@@ -1,0 +1,6 @@
+"""Protocol-true hardware simulators backed by physical models."""
+from .clock import SimClock, WallClock
+from .lab import SimulatedLab, SimulationConfigError, World
+from .line_server import LineDevice, LineServer
+
+__all__ = ["LineDevice", "LineServer", "SimClock", "SimulatedLab", "SimulationConfigError", "WallClock", "World"]

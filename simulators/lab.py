@@ -1,0 +1,168 @@
+"""The simulated lab: one simulator per configured instrument, wired to shared physics, on real transports.
+
+Serial instruments get a pseudo-terminal (a stable symlink in a private folder), VISA instruments a TCP
+socket resource, Modbus instruments a pymodbus TCP server. `addresses` maps each instrument id to
+`{"driver", "address"}` in the form the instrument config takes.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .clock import SimClock
+from .devices.fluke_1529 import Readout1529Sim
+from .devices.fluke_5520a import Calibrator5520Sim
+from .devices.keysight_344xx import Dmm344xxSim
+from .devices.mt_sics import MtSicsBalanceSim
+from .devices.temperature_sources import HartClassicSim, ScpiWellSim
+from .line_server import LineServer
+from .modbus_ambient import ModbusAmbientSim
+from .physics import AmbientModel, BalanceModel, CalibratorModel, MultimeterModel, Probe, ThermalBlock
+
+
+class InstrumentLike(Protocol):
+    driver: str
+    options: dict[str, Any]
+    simulation: dict[str, Any]
+
+
+class SimulationConfigError(ValueError):
+    pass
+
+
+@dataclass
+class World:
+    """The physical objects behind the simulators, for tests and the simulated operator to act on."""
+    clock: SimClock
+    rng: np.random.Generator
+    ambient: AmbientModel
+    blocks: dict[str, ThermalBlock] = field(default_factory=dict)
+    probes: dict[str, dict[int, Probe]] = field(default_factory=dict)
+    balances: dict[str, BalanceModel] = field(default_factory=dict)
+    calibrators: dict[str, CalibratorModel] = field(default_factory=dict)
+    multimeters: dict[str, MultimeterModel] = field(default_factory=dict)
+
+
+ORDER = {"fluke-scpi-well": 0, "hart-classic": 0, "fluke-5520a": 0, "modbus-ambient": 0, "mettler-sics": 0,
+         "fluke-1529": 1, "keysight-344xx": 1}
+
+
+def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> dict[str, Any]:
+    unknown = set(sim) - allowed
+    if unknown:
+        raise SimulationConfigError(f"instruments.{instrument_id}.simulation: unknown keys {sorted(unknown)}; "
+                                    f"allowed: {sorted(allowed)}")
+    return dict(sim)
+
+
+class SimulatedLab:
+    def __init__(self, instruments: Mapping[str, InstrumentLike], *, speed: float = 1.0, seed: int | None = None,
+                 ambient_id: str | None = None) -> None:
+        self.instruments = dict(instruments)
+        self.clock = SimClock(speed)
+        rng = np.random.default_rng(seed)
+        ambient_cfg = {}
+        for iid, cfg in self.instruments.items():
+            if cfg.driver == "modbus-ambient" and (ambient_id is None or iid == ambient_id):
+                ambient_cfg = _kwargs(iid, cfg.simulation, {"temperature", "humidity", "swing", "wander"})
+                break
+        self.world = World(self.clock, rng, AmbientModel(self.clock, rng, **ambient_cfg))
+        self.servers: dict[str, LineServer | ModbusAmbientSim] = {}
+        self.addresses: dict[str, dict[str, str]] = {}
+        self._dir: Path | None = None
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.world.rng.integers(2**63))
+
+    async def start(self) -> dict[str, dict[str, str]]:
+        self._dir = Path(tempfile.mkdtemp(prefix="labd-sim-"))
+        try:
+            for iid, cfg in sorted(self.instruments.items(), key=lambda kv: ORDER.get(kv[1].driver, 2)):
+                self.addresses[iid] = {"driver": cfg.driver, "address": await self._start_one(iid, cfg)}
+        except BaseException:
+            await self.stop()
+            raise
+        return self.addresses
+
+    async def _serve(self, iid: str, device, transport: str) -> str:
+        server = LineServer(device, iid)
+        self.servers[iid] = server
+        if transport == "pty":
+            return await server.start_pty(self._dir)
+        port = await server.start_tcp()
+        return f"TCPIP0::127.0.0.1::{port}::SOCKET"
+
+    async def _start_one(self, iid: str, cfg: InstrumentLike) -> str:
+        w, sim, opts = self.world, cfg.simulation, cfg.options
+        if cfg.driver in ("fluke-scpi-well", "hart-classic"):
+            kw = _kwargs(iid, sim, {"tau", "noise", "drift_per_hour", "control_offset", "stability_limit",
+                                    "stability_hold"})
+            block = ThermalBlock(self.clock, self._rng(), ambient=w.ambient.base_t, **kw)
+            w.blocks[iid] = block
+            if cfg.driver == "hart-classic":
+                duplex = str(opts.get("duplex", "full")).lower().startswith("f")
+                return await self._serve(iid, HartClassicSim(block, duplex_full=duplex), "pty")
+            return await self._serve(iid, ScpiWellSim(block, min_set_point=float(opts.get("min_set_point", -25)),
+                                                      max_set_point=float(opts.get("max_set_point", 150))), "pty")
+        if cfg.driver == "fluke-1529":
+            _kwargs(iid, sim, {"source", "channels"})
+            source = sim.get("source")
+            if source is not None and source not in w.blocks:
+                raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated heat source {source!r}")
+            block = w.blocks.get(source) if source else None
+            probes, names = {}, {}
+            for ch, spec in (sim.get("channels") or {"1": {}}).items():
+                spec = dict(spec)
+                names[int(ch)] = spec.pop("name", f"PRT{ch}")
+                _kwargs(f"{iid}.simulation.channels.{ch}", spec, {"error", "noise"})
+                probes[int(ch)] = Probe(block, tuple(spec.get("error", (0.0,))), float(spec.get("noise", 0.001)),
+                                        self._rng())
+            w.probes[iid] = probes
+            return await self._serve(iid, Readout1529Sim(self.clock, probes, probe_names=names), "pty")
+        if cfg.driver == "mettler-sics":
+            kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit"})
+            model = BalanceModel(self.clock, self._rng(), **kw)
+            w.balances[iid] = model
+            return await self._serve(iid, MtSicsBalanceSim(model), "pty")
+        if cfg.driver == "fluke-5520a":
+            kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time"})
+            model = CalibratorModel(self.clock, self._rng(), **kw)
+            w.calibrators[iid] = model
+            return await self._serve(iid, Calibrator5520Sim(model), "tcp")
+        if cfg.driver == "keysight-344xx":
+            kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise"})
+            source = kw.pop("source", None)
+            if source is not None and source not in w.calibrators:
+                raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated calibrator {source!r}")
+            model = MultimeterModel(self._rng(), w.calibrators.get(source), **kw)
+            w.multimeters[iid] = model
+            return await self._serve(iid, Dmm344xxSim(model), "tcp")
+        if cfg.driver == "modbus-ambient":
+            sim_server = ModbusAmbientSim(w.ambient, register_map=opts.get("register_map", "xy-md02"))
+            self.servers[iid] = sim_server
+            port = await sim_server.start()
+            return f"modbus-tcp://127.0.0.1:{port}?unit=1"
+        raise SimulationConfigError(f"instruments.{iid}: no simulator for driver {cfg.driver!r}")
+
+    async def stop(self) -> None:
+        for server in self.servers.values():
+            with contextlib.suppress(Exception):
+                await server.stop()
+        self.servers.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    async def __aenter__(self) -> "SimulatedLab":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
