@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from drivers import parse_address
+
 from .clock import SimClock
 from .devices.fluke_1529 import Readout1529Sim
 from .devices.fluke_5520a import Calibrator5520Sim
@@ -29,6 +31,7 @@ from .physics import AmbientModel, BalanceModel, CalibratorModel, MultimeterMode
 
 class InstrumentLike(Protocol):
     driver: str
+    address: str
     options: dict[str, Any]
     simulation: dict[str, Any]
 
@@ -91,13 +94,15 @@ class SimulatedLab:
             raise
         return self.addresses
 
-    async def _serve(self, iid: str, device, transport: str) -> str:
+    async def _serve(self, iid: str, device, default: str) -> str:
+        """Serve over the transport the configured address names (a VISA or TCP address gets a socket)."""
         server = LineServer(device, iid)
         self.servers[iid] = server
-        if transport == "pty":
+        kind = parse_address(self.instruments[iid].address).kind
+        if kind == "serial" or (kind not in ("visa", "tcp") and default == "pty"):
             return await server.start_pty(self._dir)
         port = await server.start_tcp()
-        return f"TCPIP0::127.0.0.1::{port}::SOCKET"
+        return f"tcp://127.0.0.1:{port}" if kind == "tcp" else f"TCPIP0::127.0.0.1::{port}::SOCKET"
 
     async def _start_one(self, iid: str, cfg: InstrumentLike) -> str:
         w, sim, opts = self.world, cfg.simulation, cfg.options

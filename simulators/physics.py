@@ -88,8 +88,8 @@ class Probe:
 
 class BalanceModel:
     def __init__(self, clock: SimClock, rng: np.random.Generator, *, capacity: float = 220.0, d: float = 0.0001,
-                 repeatability: float = 0.0001, linearity: Sequence[float] = (0.0,), settle_tau: float = 0.8,
-                 settle_time: float = 4.0, unit: str = "g") -> None:
+                 repeatability: float = 0.0001, linearity: Sequence[float] = (0.0,), settle_tau: float = 0.5,
+                 settle_time: float = 3.0, unit: str = "g") -> None:
         self.clock, self.rng = clock, rng
         self.capacity, self.d, self.repeatability = capacity, d, repeatability
         self.linearity, self.settle_tau, self.settle_time, self.unit = linearity, settle_tau, settle_time, unit
@@ -111,14 +111,20 @@ class BalanceModel:
         self.load = load
         self._t_change = self.clock.now()
 
+    def _transient(self) -> float:
+        dt = self.clock.now() - self._t_change
+        return (self._previous - self._settled()) * math.exp(-max(dt, 0.0) / self.settle_tau)
+
+    def _settled(self) -> float:
+        return self.load + poly(self.linearity, self.load)
+
     def gross(self) -> float:
         """What the load cell sees now, settling exponentially after a change."""
-        dt = self.clock.now() - self._t_change
-        settled = self.load + poly(self.linearity, self.load)
-        return settled + (self._previous - settled) * math.exp(-max(dt, 0.0) / self.settle_tau)
+        return self._settled() + self._transient()
 
     def stable(self) -> bool:
-        return self.clock.now() - self._t_change >= self.settle_time
+        """Stable once a minimum time has passed and the transient is below half a scale interval."""
+        return self.clock.now() - self._t_change >= self.settle_time and abs(self._transient()) < self.d / 2
 
     def overloaded(self) -> bool:
         return self.load > self.capacity + 9 * self.d

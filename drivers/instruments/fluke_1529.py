@@ -58,7 +58,13 @@ class Fluke1529Readout(Driver):
         ch = self.default_channel if channel is None else channel
         if not 1 <= ch <= 4:
             raise ValueError(f"1529 channel must be 1..4, not {ch}")
-        reading = parse_stamped(self.id, await self.line.query(f"FETC? {ch}"))
+        reply = await self.line.query(f"FETC? {ch}")
+        if "," not in reply and reply.strip():
+            # A bare value: the readout lost the stamped format (power cycle). Switch it back on and ask again.
+            parse_number(self.id, reply)
+            await self.line.write("FORM:STAM ON")
+            reply = await self.line.query(f"FETC? {ch}")
+        reading = parse_stamped(self.id, reply)
         if reading.channel != ch:
             raise ProtocolError(self.id, f"asked channel {ch}, got channel {reading.channel}", reading.raw.encode())
         return reading

@@ -72,7 +72,12 @@ class Fluke5520Calibrator(Driver):
         await self._raise_errors("OPER")
 
     async def standby(self) -> None:
+        """Standby, confirmed from the operate bit: the one command whose loss would leave a live output."""
         await self.line.write("STBY")
+        if await self.isr() & ISR_OPER:
+            await self.line.write("STBY")
+            if await self.isr() & ISR_OPER:
+                raise InstrumentReportedError(self.id, "calibrator did not go to standby")
 
     async def isr(self) -> int:
         return int(parse_number(self.id, await self.line.query("ISR?")))

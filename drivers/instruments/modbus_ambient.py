@@ -79,6 +79,15 @@ def encode(register: Register, value: float) -> list[int]:
     return list(reversed(words)) if register.word_order == "little" else words
 
 
+def parse_registers(instrument: str, register: Register, words: list[int]) -> float:
+    """Registers from the wire → value, or ProtocolError with the raw words."""
+    try:
+        return decode(register, words)
+    except (ValueError, OverflowError) as exc:
+        raw = b"".join((w & 0xFFFF).to_bytes(2, "big") for w in words if isinstance(w, int))
+        raise ProtocolError(instrument, str(exc), raw) from None
+
+
 class ModbusAmbientSensor(Driver):
     kind = "ambient-sensor"
     model = "Modbus T/RH transmitter"
@@ -107,10 +116,7 @@ class ModbusAmbientSensor(Driver):
         readings = []
         for reg in self.registers:
             words = await self.modbus.read_registers(reg.address, reg.count, reg.function)
-            try:
-                value = decode(reg, words)
-            except ValueError as exc:
-                raise ProtocolError(self.id, str(exc), b"".join(w.to_bytes(2, "big") for w in words)) from None
+            value = parse_registers(self.id, reg, words)
             readings.append(Reading(reg.quantity, value, reg.unit, raw=" ".join(f"{w:04X}" for w in words)))
         return readings
 

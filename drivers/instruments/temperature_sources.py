@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import NotSupported, OutOfRange, ProtocolError
+from ..errors import InstrumentReportedError, NotSupported, OutOfRange, ProtocolError
 from ..kinds import Reading
 from ..transport import LineSettings
 from .base import Driver, parse_number
@@ -12,6 +12,12 @@ from .base import Driver, parse_number
 
 class _Source(Driver):
     kind = "temperature-source"
+
+    async def _confirm_set_point(self, value: float) -> None:
+        """Set points get no reply: read back, so a lost or refused command is never taken as done."""
+        actual = await self.get_set_point()
+        if abs(actual - value) > 0.006:
+            raise InstrumentReportedError(self.id, f"set point {value} not accepted (instrument has {actual})")
 
     def _limits(self) -> tuple[float, float]:
         return float(self.options.get("min_set_point", -50.0)), float(self.options.get("max_set_point", 660.0))
@@ -47,6 +53,7 @@ class FlukeScpiWell(_Source):
     async def set_point(self, value: float) -> None:
         self._check_set_point(value)
         await self.line.write(f"SOUR:SPO {value:.3f}")
+        await self._confirm_set_point(value)
 
     async def get_set_point(self) -> float:
         return self._number(await self.line.query("SOUR:SPO?"))
@@ -106,6 +113,7 @@ class HartClassicSource(_Source):
     async def set_point(self, value: float) -> None:
         self._check_set_point(value)
         await self._command(f"s={value:.2f}", 0)
+        await self._confirm_set_point(round(value, 2))
 
     async def get_set_point(self) -> float:
         return parse_hart(self.id, (await self._command("s", 1))[0], "set")[0]

@@ -1,0 +1,65 @@
+"""Fixtures: simulators served over the real transports (pty, TCP socket for VISA, pymodbus server)."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drivers import create_instrument
+from simulators import LineServer, SimClock
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def clock():
+    return SimClock(speed=50.0)
+
+
+@pytest.fixture
+def serve():
+    """`async with serve(device, "pty"|"tcp") as (server, address)` serves a line device for one test."""
+    tmp = Path(tempfile.mkdtemp(prefix="labd-test-"))
+
+    @contextlib.asynccontextmanager
+    async def _serve(device, transport: str = "pty", name: str = "dev"):
+        server = LineServer(device, name)
+        try:
+            if transport == "pty":
+                address = await server.start_pty(tmp)
+            else:
+                port = await server.start_tcp()
+                address = f"TCPIP0::127.0.0.1::{port}::SOCKET" if transport == "visa" else f"tcp://127.0.0.1:{port}"
+            yield server, address
+        finally:
+            await server.stop()
+
+    yield _serve
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def instrument():
+    """`async with instrument(driver, address, **kw) as inst` opens a driver and always closes it."""
+
+    @contextlib.asynccontextmanager
+    async def _instrument(driver: str, address: str, *, options=None, timeout=None, open=True):
+        inst = create_instrument("uut", driver, address, options=options, timeout=timeout)
+        try:
+            if open:
+                await inst.open()
+            yield inst
+        finally:
+            await inst.close()
+
+    return _instrument
