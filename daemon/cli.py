@@ -103,5 +103,40 @@ def instruments(config_dir: str | None, simulate: bool) -> None:
     sys.exit(1 if asyncio.run(run()) else 0)
 
 
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.argument("procedure", required=False)
+@click.option("--config", "config_dir", type=click.Path(), default=None, help="Configuration folder.")
+@click.option("--simulate", is_flag=True, help="Run against the simulated lab, started in this process.")
+@click.option("--speed", type=float, default=100.0, show_default=True, help="Time acceleration when simulating.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Procedure parameter (repeatable).")
+@click.option("--answers", type=click.Path(dir_okay=False), default=None, help="TOML file answering the prompts.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True,
+              help="Folder for the run's dataset, results and draft certificate.")
+@click.option("--seed", type=int, default=None, help="Random seed of the simulated lab.")
+@click.option("--list", "list_", is_flag=True, help="List the procedures and their parameters.")
+def run(procedure, config_dir, simulate, speed, params, answers, out, seed, list_) -> None:
+    """Run PROCEDURE in the foreground and print its results."""
+    import dataclasses
+    from procedures import PROCEDURES
+    if list_ or not procedure:
+        for info in PROCEDURES.values():
+            console.print(f"[bold]{info.name}[/] (version {info.version}): {info.description}")
+            for f in dataclasses.fields(info.parameters):
+                default = f.default if f.default is not dataclasses.MISSING else "(structured)"
+                console.print(f"    {f.name} = {default}")
+        return
+    pairs = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.ClickException(f"--param {item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    from .run import run_procedure
+    config = _config(config_dir)
+    sys.exit(asyncio.run(run_procedure(config, procedure, pairs, simulate=simulate, speed=speed,
+                                       answers_file=answers, out=Path(out), seed=seed)))
+
+
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ loop never blocks, and commands to one instrument keep their order.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,8 @@ from pyvisa import constants, errors as visa_errors
 
 from .errors import Disconnected, InstrumentTimeout
 from .transport import LineSettings, LineTransport
+
+log = logging.getLogger("labd.io")
 
 _rm_lock = threading.Lock()
 _rm: pyvisa.ResourceManager | None = None
@@ -32,6 +35,7 @@ class VisaTransport(LineTransport):
         super().__init__(instrument, settings or LineSettings(write_termination="\n", read_termination="\n"))
         self.resource_name = resource
         self._resource = None
+        self._timeout_ms: float | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"visa-{instrument}")
 
     async def _run(self, fn, *args):
@@ -42,6 +46,7 @@ class VisaTransport(LineTransport):
         res.read_termination = self.settings.read_termination
         res.write_termination = ""  # the base class appends the terminator itself
         res.timeout = self.settings.timeout * 1000
+        self._timeout_ms = res.timeout
         self._resource = res
 
     async def _connect(self) -> None:
@@ -52,6 +57,12 @@ class VisaTransport(LineTransport):
         if res is not None:
             await self._run(res.close)
 
+    def _set_timeout(self, timeout: float) -> None:
+        ms = timeout * 1000
+        if self._timeout_ms != ms:  # setting it goes through pyvisa's attribute machinery: only when it changes
+            self._resource.timeout = ms
+            self._timeout_ms = ms
+
     def _translate(self, exc: Exception, timeout: float) -> Exception:
         if isinstance(exc, visa_errors.VisaIOError) and exc.error_code == constants.StatusCode.error_timeout:
             return InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s")
@@ -60,7 +71,7 @@ class VisaTransport(LineTransport):
     def _send_blocking(self, data: bytes, timeout: float) -> None:
         if self._resource is None:
             raise Disconnected(self.instrument, "not connected")
-        self._resource.timeout = timeout * 1000
+        self._set_timeout(timeout)
         try:
             self._resource.write_raw(data)
         except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
@@ -69,7 +80,7 @@ class VisaTransport(LineTransport):
     def _read_blocking(self, timeout: float) -> bytes:
         if self._resource is None:
             raise Disconnected(self.instrument, "not connected")
-        self._resource.timeout = timeout * 1000
+        self._set_timeout(timeout)
         try:
             text = self._resource.read(encoding=self.settings.encoding)
         except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
@@ -83,6 +94,30 @@ class VisaTransport(LineTransport):
 
     async def _read_line(self, timeout: float) -> bytes:
         return await self._run(self._read_blocking, timeout)
+
+    def _exchange_blocking(self, command: str | None, replies: int, timeout: float) -> list[str]:
+        if command is not None:
+            data = (command + self.settings.write_termination).encode(self.settings.encoding)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s > %r", self.instrument, data)
+            self._send_blocking(data, timeout)
+        lines = []
+        for _ in range(replies):
+            raw = self._read_blocking(timeout)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s < %r", self.instrument, raw)
+            lines.append(self._decode(raw))
+        return lines
+
+    async def _exchange(self, command: str | None, replies: int, timeout: float | None) -> list[str]:
+        # One hop to the worker thread per exchange, not one per write and per line: that halves the cost.
+        await self._ensure_connected()
+        timeout = self.settings.timeout if timeout is None else timeout
+        try:
+            return await self._run(self._exchange_blocking, command, replies, timeout)
+        except Disconnected:
+            await self._drop()
+            raise
 
     async def close(self) -> None:
         await super().close()

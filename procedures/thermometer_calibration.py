@@ -1,0 +1,153 @@
+"""Calibration of a thermometer by comparison in a dry-block or bath (SOP Kalibrasi Alat, steps 1–4).
+
+Prepare the standard and the unit under test, bring both to stable conditions at each set point, take
+interleaved readings with repetitions, and hand the dataset to calc for the correction and its uncertainty.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from calc.comparison import ComparisonPoint, ComparisonResult, evaluate
+from drivers import TemperatureSource, ThermometerReadout
+
+from .context import RecordedReading, RunContext
+from .stability import StabilityCriterion, StabilityWindow
+
+NAME = "thermometer-calibration"
+VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    set_points: tuple[float, ...] = (30.0, 50.0, 80.0)
+    repetitions: int = 10
+    interval: float = 10.0                 # seconds between readings
+    source: str = "dry_block"
+    readout: str = "ref_readout"
+    reference_standard: str = "ref_prt"
+    uut_channel: int = 2
+    uut_resolution: float = 0.01
+    uniformity: float = 0.02               # half-width, °C: the source's specification
+    stability: StabilityCriterion = field(default_factory=StabilityCriterion)
+    uut_description: str = "Platinum resistance thermometer PT100 with readout"
+    uut_serial: str = "UUT-0001"
+    customer: str = ""
+    work_order: str = ""
+
+    def validate(self, ctx: RunContext) -> None:
+        """Checked before any instrument is touched."""
+        if not self.set_points:
+            raise ValueError("at least one set point is needed")
+        if self.repetitions < 2:
+            raise ValueError("repetitions must be at least 2 (Type A evaluation)")
+        if self.interval <= 0:
+            raise ValueError("interval must be positive")
+        for iid, kind in ((self.source, TemperatureSource), (self.readout, ThermometerReadout)):
+            if iid not in ctx.instruments:
+                raise ValueError(f"instrument {iid!r} is not configured")
+            if not isinstance(ctx.instruments[iid], kind):
+                raise ValueError(f"instrument {iid!r} is not a {kind.__name__}")
+        if self.reference_standard not in ctx.standards:
+            raise ValueError(f"reference standard {self.reference_standard!r} is not in the register")
+        standard = ctx.standards[self.reference_standard]
+        standard.check_valid(datetime.fromtimestamp(ctx.clock.now(), timezone.utc).date())
+        for sp in self.set_points:
+            standard.correction(sp)  # refuses a point outside the certificate's range
+
+
+@dataclass
+class Outcome:
+    parameters: Parameters
+    points: list[ComparisonPoint]
+    results: list[ComparisonResult]
+    ambient: list[RecordedReading]
+
+
+async def run(ctx: RunContext, p: Parameters) -> Outcome:
+    p.validate(ctx)
+    source = ctx.instruments[p.source]
+    readout = ctx.instruments[p.readout]
+    standard = ctx.standards[p.reference_standard]
+    ref_channel = 1
+    points: list[ComparisonPoint] = []
+    ambient: list[RecordedReading] = []
+    try:
+        await source.open()
+        await readout.open()
+        ctx.event("identified", source=await source.identify(), readout=await readout.identify())
+        await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
+                                       f"into {p.source} and connect them to {p.readout} channels "
+                                       f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")
+        try:
+            await source.output(True)
+        except Exception:  # classic Hart units have no output switch
+            pass
+        for index, sp in enumerate(p.set_points):
+            ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))
+            await source.set_point(sp)
+            await _wait_stable(ctx, source, readout, ref_channel, p)
+            ref_values, uut_values = [], []
+            for rep in range(p.repetitions):
+                # Interleaved: reference, unit under test, so that slow drift affects both alike.
+                ref = await readout.read(ref_channel)
+                uut = await readout.read(p.uut_channel)
+                correction = standard.correction(sp)
+                t = ctx.clock.now()
+                ctx.record(RecordedReading(t, p.readout, "temperature", ref.value, ref.unit, ref.raw,
+                                           ref.value + correction.value, index, "reference"))
+                ctx.record(RecordedReading(t, p.readout, "temperature", uut.value, uut.unit, uut.raw, None, index,
+                                           "unit under test"))
+                ref_values.append(ref.value)
+                uut_values.append(uut.value)
+                ctx.progress("repetition", {"point": index, "repetition": rep + 1, "of": p.repetitions})
+                if rep + 1 < p.repetitions:
+                    await ctx.clock.sleep(p.interval)
+            ambient.extend(await _ambient(ctx, index))
+            correction = standard.correction(sp)
+            points.append(ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
+                                          correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
+                                          p.uut_resolution, standard.resolution))
+    finally:
+        # Whatever happened, the heat source is left at its safe set point.
+        try:
+            await source.safe_state()
+            ctx.event("safe_state", instrument=p.source)
+        except Exception as exc:
+            ctx.event("safe_state_failed", instrument=p.source, error=str(exc))
+    results = [evaluate(pt) for pt in points]
+    return Outcome(p, points, results, ambient)
+
+
+async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parameters) -> None:
+    window = StabilityWindow(p.stability)
+    start = ctx.clock.now()
+    while True:
+        reading = await readout.read(channel)
+        window.add(ctx.clock.now(), reading.value)
+        flag = await source.is_stable()
+        if window.stable(flag):
+            sd, slope = window.statistics()
+            ctx.event("stable", sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
+            return
+        if ctx.clock.now() - start > p.stability.timeout:
+            raise TimeoutError(f"{p.source} not stable within {p.stability.timeout:g} s")
+        ctx.progress("stabilising", {"value": reading.value, "elapsed": ctx.clock.now() - start})
+        await ctx.clock.sleep(p.interval / 2)
+
+
+async def _ambient(ctx: RunContext, point: int) -> list[RecordedReading]:
+    out = []
+    for iid, inst in ctx.instruments.items():
+        if getattr(inst, "kind", "") == "ambient-sensor":
+            try:
+                for r in await inst.read():
+                    rec = RecordedReading(ctx.clock.now(), iid, r.quantity, r.value, r.unit, r.raw, None, point,
+                                          "ambient")
+                    ctx.record(rec)
+                    out.append(rec)
+            except Exception as exc:
+                ctx.event("ambient_unavailable", instrument=iid, error=str(exc))
+    return out
+
+

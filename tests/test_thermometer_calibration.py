@@ -1,0 +1,83 @@
+"""Thermometer calibration end to end against the simulated lab: numbers agree with the simulator's truth."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pytest
+
+from daemon.bench import bench
+from daemon.config import load_config
+from drivers import InstrumentError
+from procedures import RunContext, StandardError, register
+from procedures.stability import StabilityCriterion
+from procedures.thermometer_calibration import Parameters, run
+
+from .conftest import CONFIG
+
+
+async def _answer(key, question):
+    return "done"
+
+
+def _params(**kw):
+    return Parameters(set_points=(30.0, 80.0), repetitions=4, interval=10.0,
+                      stability=StabilityCriterion(window=8), **kw)
+
+
+async def test_corrections_agree_with_the_simulated_truth_within_uncertainty():
+    config = load_config(CONFIG)
+    async with bench(config, simulate=True, speed=400, seed=7) as (instruments, lab):
+        ctx = RunContext("t1", "thermometer-calibration", "demo", instruments, register(config.standards),
+                         lab.clock, _answer)
+        outcome = await run(ctx, _params())
+        uut_probe = lab.world.probes["ref_readout"][2]
+        block = lab.world.blocks["dry_block"]
+        assert block.set_point == 25.0  # left at the safe set point
+    assert [r.nominal for r in outcome.results] == [30.0, 80.0]
+    for r in outcome.results:
+        true_correction = -uut_probe.true_error(r.nominal)
+        assert abs(r.correction - true_correction) < r.expanded_uncertainty
+        assert 0.005 < r.expanded_uncertainty < 0.05
+    # raw and corrected values of the reference are both kept
+    ref = [x for x in ctx.readings if x.role == "reference"]
+    assert ref and all(x.corrected is not None and x.corrected != x.value for x in ref)
+    assert len([x for x in ctx.readings if x.role == "unit under test"]) == 8
+
+
+async def test_expired_standard_is_refused_before_anything_moves():
+    config = load_config(CONFIG)
+    std = config.standards["ref_prt"]
+    expired = {"ref_prt": std.model_copy(update={"due": date(2020, 1, 1)})}
+    async with bench(config, simulate=True, speed=400) as (instruments, lab):
+        ctx = RunContext("t2", "thermometer-calibration", "demo", instruments, register(expired), lab.clock, _answer)
+        with pytest.raises(StandardError, match="past its due date"):
+            await run(ctx, _params())
+        assert lab.servers["dry_block"].commands == []  # nothing was sent to the heat source
+
+
+async def test_point_outside_the_certificate_range_is_refused():
+    config = load_config(CONFIG)
+    async with bench(config, simulate=True, speed=400) as (instruments, lab):
+        ctx = RunContext("t3", "thermometer-calibration", "demo", instruments, register(config.standards),
+                         lab.clock, _answer)
+        with pytest.raises(StandardError, match="outside the range"):
+            await run(ctx, dataclasses.replace(_params(), set_points=(30.0, 200.0)))
+        assert lab.servers["dry_block"].commands == []
+
+
+async def test_failure_mid_run_leaves_the_source_at_its_safe_set_point():
+    config = load_config(CONFIG)
+    async with bench(config, simulate=True, speed=400) as (instruments, lab):
+        ctx = RunContext("t4", "thermometer-calibration", "demo", instruments, register(config.standards),
+                         lab.clock, _answer)
+        readout_server = lab.servers["ref_readout"]
+
+        def fail_on_stable(event, data):
+            if event == "stable":
+                readout_server.inject("no_reply", count=None)
+        ctx.progress = fail_on_stable
+        with pytest.raises(InstrumentError):
+            await run(ctx, _params())
+        assert lab.world.blocks["dry_block"].set_point == 25.0
+        assert any(e["event"] == "safe_state" for e in ctx.events)
