@@ -104,7 +104,7 @@ def instruments(config_dir: str | None, simulate: bool) -> None:
 
 
 
-@main.command(context_settings={"ignore_unknown_options": False})
+@main.command()
 @click.argument("procedure", required=False)
 @click.option("--config", "config_dir", type=click.Path(), default=None, help="Configuration folder.")
 @click.option("--simulate", is_flag=True, help="Run against the simulated lab, started in this process.")

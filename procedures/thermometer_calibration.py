@@ -87,12 +87,12 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))
             await source.set_point(sp)
             await _wait_stable(ctx, source, readout, ref_channel, p)
+            correction = standard.correction(sp)
             ref_values, uut_values = [], []
             for rep in range(p.repetitions):
                 # Interleaved: reference, unit under test, so that slow drift affects both alike.
                 ref = await readout.read(ref_channel)
                 uut = await readout.read(p.uut_channel)
-                correction = standard.correction(sp)
                 t = ctx.clock.now()
                 ctx.record(RecordedReading(t, p.readout, "temperature", ref.value, ref.unit, ref.raw,
                                            ref.value + correction.value, index, "reference"))
@@ -104,7 +104,6 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 if rep + 1 < p.repetitions:
                     await ctx.clock.sleep(p.interval)
             ambient.extend(await _ambient(ctx, index))
-            correction = standard.correction(sp)
             points.append(ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
                                           correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
                                           p.uut_resolution, standard.resolution))

@@ -52,11 +52,10 @@ class ModbusAmbientSim:
 
     async def _action(self, function_code, start_address, address, count, registers, set_values):
         self.requests += 1
+        # Like the HMT330, FC03 and FC04 return the same data: fill every mapped register on any read.
         for reg in self.registers:
-            if function_code == reg.function or function_code in (3, 4):
-                words = encode(reg, self._value(reg))
-                for i, w in enumerate(words):
-                    registers[reg.address - start_address + i] = w
+            for i, w in enumerate(encode(reg, self._value(reg))):
+                registers[reg.address - start_address + i] = w
         return None
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
