@@ -1,28 +1,54 @@
 """Round trips per second through the whole driver stack against the bare transport, on the same simulator.
 
-Prints, per instrument: bare round trips/s, driver round trips/s, and the overhead the driver layer adds to
-one round trip (target: under 10 %). Run: .venv/bin/python bench/drivers_roundtrip.py [--seconds N]
+The simulators run in a child process, as a real instrument is a separate device: the bench process then
+measures only the client side. Each instrument is measured twice: with a simulator that answers at once (the
+pure cost of the layer over a ~100 µs loopback round trip) and with a simulator that takes a realistic time to
+answer (about 1 ms for a balance's SI or a fast DMM reading; real instruments are slower still).
+
+Prints, per row: bare round trips/s, driver round trips/s, the time the driver layer adds to one round trip
+in µs, and as a fraction of the bare round trip (target: under 10 %).
+Run: .venv/bin/python bench/drivers_roundtrip.py [--seconds N] [--latency-ms X]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing as mp
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pyvisa
 import serial
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from drivers import create_instrument  # noqa: E402
-from simulators import LineServer, SimClock  # noqa: E402
-from simulators.devices.keysight_344xx import Dmm344xxSim  # noqa: E402
-from simulators.devices.mt_sics import MtSicsBalanceSim  # noqa: E402
-from simulators.physics import BalanceModel, MultimeterModel  # noqa: E402
+
+
+def serve(conn, tmp: str) -> None:
+    """Child process: a simulated balance on a pty and a simulated DMM on a TCP socket."""
+    import numpy as np
+
+    from simulators import LineServer, SimClock
+    from simulators.devices.keysight_344xx import Dmm344xxSim
+    from simulators.devices.mt_sics import MtSicsBalanceSim
+    from simulators.physics import BalanceModel, MultimeterModel
+
+    async def main() -> None:
+        rng = np.random.default_rng(0)
+        balance = LineServer(MtSicsBalanceSim(BalanceModel(SimClock(1.0), rng)), "balance")
+        dmm = LineServer(Dmm344xxSim(MultimeterModel(rng, None)), "dmm")
+        conn.send((await balance.start_pty(Path(tmp)), await dmm.start_tcp()))
+        loop = asyncio.get_running_loop()
+        while True:
+            latency = await loop.run_in_executor(None, conn.recv)
+            balance.latency = dmm.latency = latency
+            conn.send("ok")
+
+    asyncio.run(main())
 
 
 def rate(fn, seconds: float) -> float:
@@ -41,49 +67,56 @@ async def arate(fn, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def main(seconds: float) -> None:
-    rng = np.random.default_rng(0)
-    clock = SimClock(1.0)
+async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, float, float]]:
     rows = []
+    port = serial.Serial(pty, 9600, timeout=2)
+
+    def bare_si() -> None:
+        port.write(b"SI\r\n")
+        port.readline()
+    bare = rate(bare_si, seconds)
+    port.close()
+    drv = create_instrument("balance", "mettler-sics", pty)
+    await drv.open()
+    driver = await arate(lambda: drv.weigh(stable=False), seconds)
+    await drv.close()
+    rows.append(("MT-SICS balance, SI over pty (pyserial)", bare, driver))
+
+    inst = pyvisa.ResourceManager("@py").open_resource(resource, read_termination="\n", write_termination="\n")
+    bare = rate(lambda: inst.query("READ?"), seconds)
+    inst.close()
+    drv = create_instrument("dmm", "keysight-344xx", resource)
+    await drv.open()
+    driver = await arate(drv.read, seconds)
+    await drv.close()
+    rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", bare, driver))
+    return rows
+
+
+async def main(seconds: float, latency_ms: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        balance = LineServer(MtSicsBalanceSim(BalanceModel(clock, rng)), "balance")
-        address = await balance.start_pty(Path(tmp))
-        port = serial.Serial(address, 9600, timeout=2)
-
-        def bare_si():
-            port.write(b"SI\r\n")
-            port.readline()
-        bare = await asyncio.to_thread(rate, bare_si, seconds)
-        port.close()
-        drv = create_instrument("balance", "mettler-sics", address)
-        await drv.open()
-        driver = await arate(lambda: drv.weigh(stable=False), seconds)
-        await drv.close()
-        await balance.stop()
-        rows.append(("MT-SICS balance, SI over pty (pyserial)", bare, driver))
-
-        dmm = LineServer(Dmm344xxSim(MultimeterModel(rng, None)), "dmm")
-        tcp = await dmm.start_tcp()
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(target=serve, args=(child, tmp), daemon=True)
+        proc.start()
+        pty, tcp = parent.recv()
         resource = f"TCPIP0::127.0.0.1::{tcp}::SOCKET"
-        rm = pyvisa.ResourceManager("@py")
-        inst = rm.open_resource(resource, read_termination="\n", write_termination="\n")
-        bare = await asyncio.to_thread(rate, lambda: inst.query("READ?"), seconds)
-        inst.close()
-        drv = create_instrument("dmm", "keysight-344xx", resource)
-        await drv.open()
-        driver = await arate(drv.read, seconds)
-        await drv.close()
-        await dmm.stop()
-        rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", bare, driver))
-
-    print(f"{'instrument':48} {'bare /s':>10} {'driver /s':>10} {'overhead':>9}")
-    for name, bare, driver in rows:
-        overhead = bare / driver - 1  # extra time per round trip, relative to the bare one
-        print(f"{name:48} {bare:10.0f} {driver:10.0f} {overhead:9.1%}")
-    print("target: driver layer adds < 10 % to a round trip")
+        print(f"{'instrument':46} {'reply':>7} {'bare /s':>9} {'driver /s':>9} {'added':>8} {'overhead':>9}")
+        try:
+            for latency in (0.0, latency_ms / 1000):
+                parent.send(latency)
+                parent.recv()
+                for name, bare, driver in await measure(pty, resource, seconds):
+                    added = 1 / driver - 1 / bare
+                    reply = f"{latency * 1000:g} ms"
+                    print(f"{name:46} {reply:>7} {bare:9.0f} {driver:9.0f} {added * 1e6:6.0f}µs {added * bare:9.1%}")
+        finally:
+            proc.kill()
+    print("target: the driver layer adds < 10 % to a round trip. 'reply' is the simulated device's answer time.")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
-    asyncio.run(main(ap.parse_args().seconds))
+    ap.add_argument("--latency-ms", type=float, default=1.0)
+    args = ap.parse_args()
+    asyncio.run(main(args.seconds, args.latency_ms))

@@ -69,6 +69,9 @@ class LineServer:
         self._tcp: asyncio.AbstractServer | None = None
         self._tcp_writers: set[asyncio.StreamWriter] = set()
         self._down_until = 0.0
+        # The device's own time to answer (real instruments take from about a millisecond to a second):
+        # zero by default, set by benches that measure overhead against a realistic reply time.
+        self.latency = 0.0
 
     # --- faults ---------------------------------------------------------------------------------
     def inject(self, mode: str, count: int | None = 1, downtime: float = 0.5) -> None:
@@ -124,6 +127,8 @@ class LineServer:
                 continue
             if reply is None:
                 continue
+            if self.latency:
+                await asyncio.sleep(self.latency)
             for item in [reply] if isinstance(reply, str) else reply:
                 send_raw(self._encode(item))
 

@@ -1,5 +1,6 @@
-"""Modbus T/RH transmitter served by a pymodbus TCP server; registers are computed from the ambient model
-at the moment each request arrives, with the same register map the driver uses."""
+"""Modbus T/RH transmitter served by a pymodbus server (TCP, or RTU on a pseudo-terminal); registers are
+computed from the ambient model at the moment each request arrives, with the same register map the driver
+uses."""
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +9,14 @@ import logging
 import random
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.framer import FramerRTU
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, encode
 
 from .line_server import FAULTS, Fault
+from .null_modem import NullModem
 from .physics import AmbientModel
 
 log = logging.getLogger("labd.sim")
@@ -26,7 +29,8 @@ class ModbusAmbientSim:
             tuple(Register.from_config(r) for r in register_map)
         self.fault: Fault | None = None
         self.requests = 0
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
+        self._modem: NullModem | None = None
         self._task: asyncio.Task | None = None
         self.port = 0
         self.size = max(r.address + r.count for r in self.registers) + 8
@@ -64,6 +68,8 @@ class ModbusAmbientSim:
         fault = self._take_fault()
         if fault is None:
             return data
+        if self._modem is not None:
+            return self._trace_rtu(fault, data)
         if fault.mode == "garbage":
             return data[:7] + bytes(random.randrange(256) for _ in range(max(len(data) - 7, 2)))
         if fault.mode == "busy":
@@ -73,6 +79,15 @@ class ModbusAmbientSim:
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._bounce(fault.downtime)))
             return b""
         return b""  # no_reply
+
+    def _trace_rtu(self, fault: Fault, data: bytes) -> bytes:
+        # An RTU frame is unit, function, payload, CRC16 (little-endian): faults must keep that shape.
+        if fault.mode == "garbage":
+            return data[:2] + bytes(random.randrange(256) for _ in range(max(len(data) - 2, 3)))
+        if fault.mode == "busy":
+            frame = bytes([data[0], data[1] | 0x80, ExcCodes.DEVICE_BUSY])
+            return frame + FramerRTU.compute_CRC(frame).to_bytes(2, "big")
+        return b""  # no_reply; a serial line cannot "disconnect" the way a socket does
 
     def _device(self) -> SimDevice:
         blank = [SimData(0, count=self.size, values=0, datatype=DataType.REGISTERS)]
@@ -98,6 +113,16 @@ class ModbusAmbientSim:
             await asyncio.sleep(0.01)
         return port
 
+    async def start_rtu(self, directory) -> str:
+        """Serve Modbus RTU on a pseudo-terminal; returns the serial path a client opens."""
+        self._modem = NullModem()
+        device_end, client_end = self._modem.open(directory, f"modbus-{self.unit}")
+        self._server = ModbusSerialServer(self._device(), port=device_end, baudrate=19200,
+                                          trace_packet=self._trace)
+        self._task = asyncio.ensure_future(self._server.serve_forever())
+        await asyncio.sleep(0.05)  # the server opens its port from a task: let it run once
+        return client_end
+
     async def _bounce(self, downtime: float) -> None:
         await self.stop()
         await asyncio.sleep(downtime)
@@ -113,3 +138,6 @@ class ModbusAmbientSim:
             with contextlib.suppress(BaseException):
                 await self._task
             self._task = None
+        if self._modem is not None:
+            self._modem.close()
+            self._modem = None

@@ -114,3 +114,23 @@ def test_hmt330_float_word_order():
 def test_xy_md02_negative_temperature():
     reg = Register("temperature", "°C", 1, 4, "int16", 0.1)
     assert decode(reg, [0xFF33]) == pytest.approx(-20.5)
+
+
+async def test_rtu_over_a_pseudo_terminal(ambient, instrument, tmp_path):
+    """Modbus RTU through the serial transport: pymodbus RTU server on one pty, the driver on the other."""
+    sim = ModbusAmbientSim(ambient)
+    path = await sim.start_rtu(tmp_path)
+    try:
+        async with instrument("modbus-ambient", f"modbus-rtu://{path}?unit=1", timeout=1.0) as sensor:
+            readings = {r.quantity: r.value for r in await sensor.read()}
+            assert readings == {"temperature": pytest.approx(30.5), "humidity": pytest.approx(54.6)}
+            sim.inject("busy")
+            with pytest.raises(InstrumentReportedError) as exc:
+                await sensor.read()
+            assert exc.value.code == 6
+            sim.inject("no_reply")
+            with pytest.raises(InstrumentTimeout):
+                await sensor.read()
+            assert (await sensor.read())[0].value == pytest.approx(30.5)  # the line recovers
+    finally:
+        await sim.stop()
