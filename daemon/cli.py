@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .calc_cli import calc, validate
 from .config import ConfigError, load_config
 
 console = Console()
@@ -31,6 +32,10 @@ def main(verbose: int) -> None:
     """labd: instrument control and data acquisition for the calibration laboratory."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+main.add_command(calc)
+main.add_command(validate)
 
 
 @main.command()

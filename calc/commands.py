@@ -1,0 +1,203 @@
+"""What `labd calc …` computes, from a file to a JSON-ready dict. The CLI renders these dicts and
+`labd validate` checks them, so the validation runs exactly the code paths the CLI runs."""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from . import montecarlo
+from .expression import ExpressionError, parse
+from .files import BudgetFile, CalcFileError, FitFile, ScoresFile, TitrationFile, load
+from .fit import polyfit
+from .gum import GumResult, Input, OutputResult, correlation_from_readings, propagate
+from .scores import Assigned, Participant, score
+from .stats import describe
+from .titration import Titration, standardise
+
+
+def _num(x: float | None) -> float | None:
+    """JSON has no infinity: an infinite ν is written as null."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _output_dict(o: OutputResult, unit: str = "") -> dict:
+    value, expanded = o.reported()
+    return {
+        "name": o.name, "unit": unit, "value": o.value, "standard_uncertainty": o.standard_uncertainty,
+        "dof": _num(o.dof), "k": o.k, "expanded_uncertainty": o.expanded_uncertainty, "coverage": o.coverage,
+        "reported": {"value": value, "expanded_uncertainty": expanded},
+        "budget": [{"name": c.name, "value": c.value, "standard_uncertainty": c.standard_uncertainty,
+                    "sensitivity": c.sensitivity, "contribution": c.contribution, "share": c.share,
+                    "dof": _num(c.dof), "distribution": c.distribution, "type": c.kind} for c in o.budget],
+        "notes": list(o.notes),
+    }
+
+
+def _result_dict(result: GumResult, unit: str = "") -> dict:
+    if len(result.outputs) == 1:
+        return _output_dict(next(iter(result.outputs.values())), unit)
+    names = list(result.outputs)
+    return {"outputs": {n: _output_dict(o, unit) for n, o in result.outputs.items()},
+            "correlation": {"names": names, "matrix": result.correlation.tolist()}}
+
+
+def _inputs(path: Path, spec: BudgetFile) -> tuple[list[Input], dict[tuple[str, str], float]]:
+    inputs = []
+    for name, s in spec.inputs.items():
+        try:
+            if s.readings is not None:
+                inp = Input.from_readings(name, s.readings, s.distribution or "normal")
+            elif s.expanded is not None:
+                inp = Input.from_expanded(name, s.value, s.expanded, s.k, s.nu)
+            elif s.half_width is not None:
+                inp = Input.from_half_width(name, s.value, s.half_width, s.distribution, s.nu)
+            else:
+                inp = Input(name, s.value, s.uncertainty, s.nu, s.distribution or "normal")
+        except ValueError as exc:
+            raise CalcFileError(path, f"inputs.{name}", str(exc)) from None
+        inputs.append(inp)
+    by_name = {i.name: i for i in inputs}
+    correlations = {}
+    for n, c in enumerate(spec.correlations):
+        for end in (c.a, c.b):
+            if end not in by_name:
+                raise CalcFileError(path, f"correlations[{n}]", f"{end!r} is not an input")
+        try:
+            r = correlation_from_readings(by_name[c.a], by_name[c.b]) if c.r == "readings" else c.r
+        except ValueError as exc:
+            raise CalcFileError(path, f"correlations[{n}].r", str(exc)) from None
+        correlations[(c.a, c.b)] = r
+    return inputs, correlations
+
+
+def budget(path: Path | str, mc: int | None = None, adaptive: bool = False, seed: int | None = None) -> dict:
+    path = Path(path)
+    spec: BudgetFile = load(path, BudgetFile)
+    try:
+        model = parse(spec.model.expression, spec.model.outputs, spec.model.name or "y")
+    except ExpressionError as exc:
+        raise CalcFileError(path, "model.expression", str(exc)) from None
+    inputs, correlations = _inputs(path, spec)
+    try:
+        result = propagate(model, inputs, correlations, spec.options.coverage)
+    except ExpressionError as exc:
+        raise CalcFileError(path, "model.expression", str(exc)) from None
+    except ValueError as exc:
+        raise CalcFileError(path, "inputs", str(exc)) from None
+    out = _result_dict(result, spec.model.unit)
+    out["model"] = {"expression": spec.model.expression, "inputs": list(model.inputs),
+                    "outputs": list(model.outputs)}
+    trials = mc if mc is not None else spec.options.mc
+    if trials or adaptive:
+        try:
+            sims = montecarlo.run(model, inputs, correlations, None if adaptive else trials,
+                                  spec.options.coverage, seed if seed is not None else spec.options.seed)
+        except ValueError as exc:
+            raise CalcFileError(path, "inputs", str(exc)) from None
+        mcs = {}
+        for name, s in sims.items():
+            o = result.outputs[name]
+            mcs[name] = {"trials": s.trials, "value": s.value, "standard_uncertainty": s.standard_uncertainty,
+                         "interval_symmetric": list(s.interval_symmetric),
+                         "interval_shortest": list(s.interval_shortest), "coverage": s.coverage,
+                         "gum_validation": montecarlo.validate_gum(o.value, o.expanded_uncertainty, s)}
+        if len(mcs) == 1:
+            out["mc"] = next(iter(mcs.values()))
+        else:
+            for name, m in mcs.items():
+                out["outputs"][name]["mc"] = m
+    return out
+
+
+def fit(path: Path | str) -> dict:
+    path = Path(path)
+    spec: FitFile = load(path, FitFile)
+    try:
+        f = polyfit(spec.data.x, spec.data.y, spec.fit.degree, spec.data.u_y, spec.fit.x0)
+    except ValueError as exc:
+        raise CalcFileError(path, "data", str(exc)) from None
+    return {"degree": f.degree, "x0": f.x0, "weighted": f.weighted, "coefficients": f.coefficients.tolist(),
+            "standard_uncertainties": f.standard_uncertainties.tolist(), "correlation": f.correlation.tolist(),
+            "residual_sd": f.residual_sd, "dof": f.dof, "residuals": f.residuals.tolist(),
+            "predictions": [vars(f.predict(x)) for x in spec.predict.at]}
+
+
+def read_values(path: Path) -> list[float]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CalcFileError(path, "", f"not valid TOML: {exc}") from None
+        if not isinstance(data.get("values"), list):
+            raise CalcFileError(path, "values", "required: a list of numbers")
+        try:
+            return [float(v) for v in data["values"]]
+        except (TypeError, ValueError):
+            raise CalcFileError(path, "values", "every value must be a number") from None
+    values = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            values.append(float(line))
+        except ValueError:
+            raise CalcFileError(path, f"line {n}", f"not a number: {line!r}") from None
+    return values
+
+
+def stats(path: Path | str) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CalcFileError(path, "", "no such file")
+    try:
+        s = describe(read_values(path))
+    except ValueError as exc:
+        raise CalcFileError(path, "values", str(exc)) from None
+    return {"n": s.n, "mean": s.mean, "sd": s.sd, "autocorrelation_lag1": s.autocorrelation_lag1,
+            "standard_error": s.standard_error, "min": s.minimum, "max": s.maximum}
+
+
+def scores(path: Path | str) -> dict:
+    path = Path(path)
+    spec: ScoresFile = load(path, ScoresFile)
+    rows = [Participant(r.participant, r.value, r.uncertainty, r.expanded, r.k) for r in spec.results]
+    assigned = None
+    if spec.assigned is not None:
+        a = spec.assigned
+        u = a.uncertainty if a.uncertainty is not None else (a.expanded / a.k if a.expanded is not None else None)
+        assigned = Assigned(a.value, u, a.expanded, a.sd_pt)
+    try:
+        return score(rows, assigned, spec.options.algorithm_a_stop)
+    except ValueError as exc:
+        raise CalcFileError(path, "results", str(exc)) from None
+
+
+def titration(path: Path | str) -> dict:
+    path = Path(path)
+    spec: TitrationFile = load(path, TitrationFile)
+    s, t = spec.standard, spec.titrant
+    if t.volumes is not None:
+        v = np.asarray(t.volumes)
+        volume = float(v.mean())
+        repeat = t.repeatability if t.repeatability is not None else float(v.std(ddof=1) / volume / math.sqrt(v.size))
+    else:
+        volume, repeat = t.volume, t.repeatability or 0.0
+    try:
+        result, extra = standardise(Titration(
+            s.formula, s.mass, s.purity, s.purity_half_width, volume, s.linearity_half_width, s.mass_uncertainty,
+            t.calibration_half_width, t.temperature_uncertainty, repeat, s.equivalents,
+            dict(spec.atomic_weights)), spec.options.coverage)
+    except ValueError as exc:
+        raise CalcFileError(path, "standard", str(exc)) from None
+    out = {"molarity": _output_dict(result["c"], "mol/L"), "normality": _output_dict(result["N"], "eq/L"),
+           "volume": volume, "repeatability": repeat, **extra}
+    out["correlation"] = {"names": ["c", "N"], "matrix": result.correlation.tolist()}
+    return out
+
+
+COMMANDS = {"budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration}

@@ -1,0 +1,231 @@
+"""The calc input files (TOML), validated with pydantic; every problem names the file and the key at fault."""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class CalcFileError(ValueError):
+    def __init__(self, file: Path | str, key: str, reason: str) -> None:
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{file}: {key}: {reason}" if key else f"{file}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Dof = float | Literal["inf"]
+
+
+class ModelSection(_Strict):
+    expression: str
+    name: str = ""
+    unit: str = ""
+    outputs: list[str] | None = None
+
+
+class InputSection(_Strict):
+    value: float | None = None
+    uncertainty: float | None = Field(default=None, ge=0)
+    expanded: float | None = Field(default=None, ge=0)
+    k: float | None = Field(default=None, gt=0)
+    half_width: float | None = Field(default=None, ge=0)
+    readings: list[float] | None = None
+    dof: Dof | None = None
+    distribution: Literal["normal", "t", "rectangular", "triangular", "arcsine"] | None = None
+    unit: str = ""
+    description: str = ""
+
+    @field_validator("dof")
+    @classmethod
+    def _dof(cls, v):
+        if v is None or v == "inf":
+            return v
+        if not v > 0:
+            raise ValueError("dof must be > 0 (or \"inf\")")
+        return v
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        given = [n for n in ("uncertainty", "expanded", "half_width", "readings") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uncertainty (standard), expanded (with k), half_width (with "
+                             f"distribution) or readings; found {', '.join(given) or 'none'}")
+        how = given[0]
+        if how == "readings":
+            if self.value is not None:
+                raise ValueError("value is the mean of the readings: do not give both")
+            if len(self.readings) < 2:
+                raise ValueError("readings: a Type A evaluation needs at least two readings")
+            if self.dof is not None:
+                raise ValueError("dof of a Type A input is n − 1: do not give it")
+        elif self.value is None:
+            raise ValueError("value is missing")
+        if how == "expanded" and self.k is None:
+            raise ValueError("expanded needs its coverage factor k")
+        if how != "expanded" and self.k is not None:
+            raise ValueError("k only goes with expanded")
+        if how == "half_width" and self.distribution not in ("rectangular", "triangular", "arcsine"):
+            raise ValueError("half_width needs distribution = \"rectangular\", \"triangular\" or \"arcsine\"")
+        if how != "half_width" and self.distribution in ("rectangular", "triangular", "arcsine"):
+            raise ValueError(f"distribution {self.distribution!r} needs half_width")
+        if self.distribution == "t" and how != "readings" and self.dof in (None, "inf"):
+            raise ValueError("a t distribution needs finite dof")
+        return self
+
+    @property
+    def nu(self) -> float:
+        return math.inf if self.dof in (None, "inf") else float(self.dof)
+
+
+class Correlation(_Strict):
+    a: str
+    b: str
+    r: float | Literal["readings"]
+
+    @field_validator("r")
+    @classmethod
+    def _r(cls, v):
+        if v != "readings" and not -1 <= v <= 1:
+            raise ValueError("r must lie in [-1, 1] (or be \"readings\" to estimate it from simultaneous readings)")
+        return v
+
+
+class Options(_Strict):
+    coverage: float = Field(default=0.9545, gt=0, lt=1)
+    mc: int | None = Field(default=None, ge=100)
+    seed: int | None = None
+
+
+class BudgetFile(_Strict):
+    model: ModelSection
+    inputs: dict[str, InputSection]
+    correlations: list[Correlation] = []
+    options: Options = Options()
+
+
+class FitData(_Strict):
+    x: list[float]
+    y: list[float]
+    u_y: list[float] | None = None
+
+
+class FitSection(_Strict):
+    degree: int = Field(default=1, ge=0, le=10)
+    x0: float = 0.0
+
+
+class PredictSection(_Strict):
+    at: list[float] = []
+
+
+class FitFile(_Strict):
+    data: FitData
+    fit: FitSection = FitSection()
+    predict: PredictSection = PredictSection()
+
+
+class ResultRow(_Strict):
+    participant: str
+    value: float
+    uncertainty: float | None = Field(default=None, ge=0)
+    expanded: float | None = Field(default=None, ge=0)
+    k: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _k(self):
+        if (self.expanded is None) != (self.k is None):
+            raise ValueError("expanded and k go together")
+        if self.expanded is not None and self.uncertainty is not None:
+            raise ValueError("give uncertainty (standard) or expanded with k, not both")
+        return self
+
+
+class AssignedSection(_Strict):
+    value: float
+    uncertainty: float | None = Field(default=None, ge=0)
+    expanded: float | None = Field(default=None, ge=0)
+    k: float | None = Field(default=None, gt=0)
+    sd_pt: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _k(self):
+        if (self.expanded is None) != (self.k is None):
+            raise ValueError("expanded and k go together")
+        return self
+
+
+class ScoresOptions(_Strict):
+    algorithm_a_stop: Literal["converged", "third-figure"] = "converged"
+
+
+class ScoresFile(_Strict):
+    results: list[ResultRow] = Field(min_length=1)
+    assigned: AssignedSection | None = None
+    options: ScoresOptions = ScoresOptions()
+
+
+class PrimaryStandard(_Strict):
+    formula: str
+    mass: float = Field(gt=0)
+    mass_uncertainty: float = Field(default=0.0, ge=0)
+    linearity_half_width: float = Field(default=0.0, ge=0)
+    purity: float = Field(gt=0, le=1.0001)
+    purity_half_width: float = Field(default=0.0, ge=0)
+    equivalents: int = Field(default=1, ge=1)
+
+
+class Titrant(_Strict):
+    volume: float | None = Field(default=None, gt=0)
+    volumes: list[float] | None = None
+    calibration_half_width: float = Field(default=0.0, ge=0)
+    temperature_uncertainty: float = Field(default=0.0, ge=0)
+    repeatability: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _volume(self):
+        if (self.volume is None) == (self.volumes is None):
+            raise ValueError("give volume (the mean) or volumes (the replicate titrations), one of them")
+        if self.volumes is not None and len(self.volumes) < 2:
+            raise ValueError("volumes: at least two replicate titrations")
+        return self
+
+
+class TitrationFile(_Strict):
+    standard: PrimaryStandard
+    titrant: Titrant
+    atomic_weights: dict[str, tuple[float, float]] = {}
+    options: Options = Options()
+
+
+def _where(err: dict) -> str:
+    return ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+
+
+def load(path: Path | str, schema: type[BaseModel]) -> Any:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CalcFileError(path, "", "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CalcFileError(path, "", f"not valid TOML: {exc}") from None
+    return validate(path, data, schema)
+
+
+def validate(path: Path | str, data: dict, schema: type[BaseModel]) -> Any:
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        elif err["type"] == "missing":
+            msg = "required but missing"
+        raise CalcFileError(path, _where(err), msg) from None

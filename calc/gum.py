@@ -1,0 +1,216 @@
+"""Law of propagation of uncertainty (JCGM 100, GUM 5.1 and 5.2) for a model with one or more outputs.
+
+Inputs are Type A (from readings: mean, s/√n, ν = n − 1) or Type B (a standard uncertainty, an expanded one
+with its k, or a half-width with a rectangular, triangular or arcsine distribution). Correlated inputs enter
+through u(x_i, x_j) = u_i u_j r_ij (GUM 5.2.2); outputs that share inputs get their covariance from J V J^T.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .budget import DEFAULT_COVERAGE, coverage_factor, round_result
+from .expression import Model, sensitivities
+
+DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
+DISTRIBUTIONS = ("normal", "t", *DIVISORS)
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    value: float
+    standard_uncertainty: float
+    dof: float = math.inf
+    distribution: str = "normal"           # for Monte Carlo: normal, t, rectangular, triangular, arcsine
+    kind: str = "B"                        # "A" from readings, "B" otherwise
+    readings: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.value)):
+            raise ValueError(f"input {self.name}: value must be finite")
+        if not (self.standard_uncertainty >= 0 and math.isfinite(self.standard_uncertainty)):
+            raise ValueError(f"input {self.name}: uncertainty must be finite and ≥ 0")
+        if not self.dof > 0:
+            raise ValueError(f"input {self.name}: degrees of freedom must be > 0")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"input {self.name}: distribution must be one of {', '.join(DISTRIBUTIONS)}")
+        if self.distribution == "t" and not math.isfinite(self.dof):
+            raise ValueError(f"input {self.name}: a t distribution needs finite degrees of freedom")
+
+    @property
+    def half_width(self) -> float:
+        return self.standard_uncertainty * DIVISORS[self.distribution]
+
+    @classmethod
+    def from_readings(cls, name: str, readings: Sequence[float], distribution: str = "normal") -> Input:
+        """Type A (GUM 4.2): the mean, s/√n and ν = n − 1."""
+        x = np.asarray(readings, dtype=float)
+        if x.size < 2:
+            raise ValueError(f"input {name}: Type A needs at least two readings")
+        mean = math.fsum(x) / x.size
+        s = math.sqrt(math.fsum((x - mean) ** 2) / (x.size - 1))
+        return cls(name, mean, s / math.sqrt(x.size), x.size - 1, distribution, "A", tuple(float(v) for v in x))
+
+    @classmethod
+    def from_expanded(cls, name: str, value: float, expanded: float, k: float, dof: float = math.inf) -> Input:
+        if not k > 0:
+            raise ValueError(f"input {name}: coverage factor k must be > 0")
+        return cls(name, value, expanded / k, dof)
+
+    @classmethod
+    def from_half_width(cls, name: str, value: float, half_width: float, distribution: str,
+                        dof: float = math.inf) -> Input:
+        if distribution not in DIVISORS:
+            raise ValueError(f"input {name}: a half-width needs a distribution among {', '.join(DIVISORS)}")
+        return cls(name, value, half_width / DIVISORS[distribution], dof, distribution)
+
+
+def correlation_from_readings(a: Input, b: Input) -> float:
+    """r(x̄_a, x̄_b) from simultaneous readings (GUM 5.2.3, eq. 17)."""
+    if not a.readings or len(a.readings) != len(b.readings):
+        raise ValueError(f"correlation of {a.name} and {b.name} from readings needs the same number of "
+                         "simultaneous readings for both")
+    x, y = np.asarray(a.readings), np.asarray(b.readings)
+    dx, dy = x - x.mean(), y - y.mean()
+    return float(math.fsum(dx * dy) / math.sqrt(math.fsum(dx * dx) * math.fsum(dy * dy)))
+
+
+@dataclass(frozen=True)
+class Contribution:
+    name: str
+    value: float
+    standard_uncertainty: float
+    sensitivity: float
+    contribution: float          # |c_i| u(x_i)
+    share: float                 # (c_i u_i)² / u_c²: the part of the variance, when inputs are uncorrelated
+    dof: float
+    distribution: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    name: str
+    value: float
+    standard_uncertainty: float
+    dof: float
+    k: float
+    coverage: float
+    budget: tuple[Contribution, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def expanded_uncertainty(self) -> float:
+        return self.k * self.standard_uncertainty
+
+    def reported(self) -> tuple[str, str]:
+        return round_result(self.value, self.expanded_uncertainty) if self.expanded_uncertainty > 0 \
+            else (f"{self.value:g}", "0")
+
+
+@dataclass(frozen=True)
+class GumResult:
+    outputs: dict[str, OutputResult]
+    covariance: np.ndarray                  # of the outputs
+    correlation: np.ndarray
+    input_correlation: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> OutputResult:
+        return self.outputs[name]
+
+
+def input_covariance(inputs: Sequence[Input], correlations: Mapping[tuple[str, str], float]) -> np.ndarray:
+    names = [i.name for i in inputs]
+    u = np.array([i.standard_uncertainty for i in inputs])
+    r = np.eye(len(inputs))
+    for (a, b), rho in correlations.items():
+        for n in (a, b):
+            if n not in names:
+                raise ValueError(f"correlation names {n!r}, which is not an input of the model")
+        if a == b:
+            raise ValueError(f"correlation of {a} with itself")
+        if not -1 <= rho <= 1:
+            raise ValueError(f"correlation r({a}, {b}) = {rho} outside [-1, 1]")
+        i, j = names.index(a), names.index(b)
+        r[i, j] = r[j, i] = rho
+    if correlations and np.linalg.eigvalsh(r).min() < -1e-12:
+        raise ValueError("the correlation coefficients given are not consistent (the matrix is not positive "
+                         "semi-definite)")
+    return r * np.outer(u, u)
+
+
+def propagate(model: Model, inputs: Sequence[Input], correlations: Mapping[tuple[str, str], float] | None = None,
+              coverage: float = DEFAULT_COVERAGE) -> GumResult:
+    correlations = dict(correlations or {})
+    by_name = {i.name: i for i in inputs}
+    missing = [n for n in model.inputs if n not in by_name]
+    if missing:
+        raise ValueError(f"the model uses {', '.join(missing)} but no such input is defined")
+    unused = [n for n in by_name if n not in model.inputs]
+    if unused:
+        raise ValueError(f"input(s) {', '.join(unused)} do not appear in the model")
+    ordered = [by_name[n] for n in model.inputs]
+    values, jac = sensitivities(model, {i.name: i.value for i in ordered})
+    cov_x = input_covariance(ordered, correlations)
+    cov_y = jac @ cov_x @ jac.T
+    u_y = np.sqrt(np.clip(np.diag(cov_y), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr_y = np.where(np.outer(u_y, u_y) > 0, cov_y / np.outer(u_y, u_y), 0.0)
+    np.fill_diagonal(corr_y, 1.0)
+    outputs = {}
+    for o, name in enumerate(model.outputs):
+        c = jac[o]
+        contrib = np.abs(c) * cov_x.diagonal() ** 0.5
+        uc = float(u_y[o])
+        correlated = [f"{a}–{b}" for (a, b), rho in correlations.items() if rho != 0
+                      and c[model.inputs.index(a)] != 0 and c[model.inputs.index(b)] != 0]
+        notes = []
+        if correlated:
+            # W-S assumes independent inputs; with correlation it can give nonsense (ν < 1 in GUM H.2).
+            # The smallest ν among the contributing inputs is a conservative choice.
+            dof = min((i.dof for j, i in enumerate(ordered) if contrib[j] > 0), default=math.inf)
+            notes.append("Welch–Satterthwaite is not defined for correlated inputs (GUM G.4.1; "
+                         f"{', '.join(correlated)}): ν is the smallest ν of the contributing inputs; "
+                         "check the interval with Monte Carlo")
+        else:
+            dof = _welch_satterthwaite(uc, contrib, [i.dof for i in ordered])
+        k = coverage_factor(dof, coverage) if uc > 0 else 0.0
+        budget = tuple(Contribution(i.name, i.value, i.standard_uncertainty, float(c[j]), float(contrib[j]),
+                                    float(contrib[j] ** 2 / uc ** 2) if uc > 0 else 0.0, i.dof, i.distribution,
+                                    i.kind) for j, i in enumerate(ordered))
+        outputs[name] = OutputResult(name, float(values[name]), uc, dof, k, coverage, budget, tuple(notes))
+    return GumResult(outputs, cov_y, corr_y, correlations)
+
+
+def _welch_satterthwaite(uc: float, contributions: np.ndarray, dofs: Sequence[float]) -> float:
+    """GUM G.4.1 with u_i = |c_i| u(x_i); infinite when every ν_i is."""
+    den = math.fsum(float(u) ** 4 / nu for u, nu in zip(contributions, dofs) if math.isfinite(nu) and u > 0)
+    return uc ** 4 / den if den > 0 else math.inf
+
+
+def propagate_batch(model: Model, values: Mapping[str, np.ndarray], uncertainties: Mapping[str, np.ndarray],
+                    dofs: Mapping[str, float] | None = None, coverage: float = DEFAULT_COVERAGE
+                    ) -> dict[str, np.ndarray]:
+    """Many budgets of one single-output model at once (one per reading), uncorrelated inputs.
+
+    Returns arrays: value, standard_uncertainty, dof, k, expanded_uncertainty."""
+    from scipy import stats
+
+    y, jac = sensitivities(model, values)
+    name = model.outputs[0]
+    u = np.stack([np.broadcast_to(np.asarray(uncertainties[n], float), y[name].shape) for n in model.inputs])
+    contrib = np.abs(jac[0]) * u
+    uc = np.sqrt(np.sum(contrib ** 2, axis=0))
+    nus = np.array([(dofs or {}).get(n, math.inf) for n in model.inputs], dtype=float)
+    finite = np.isfinite(nus)
+    den = np.sum(contrib[finite] ** 4 / nus[finite].reshape(-1, *([1] * uc.ndim)), axis=0) if finite.any() \
+        else np.zeros_like(uc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = np.where(den > 0, uc ** 4 / den, np.inf)
+    p = 0.5 + coverage / 2
+    k = np.where(np.isinf(dof), stats.norm.ppf(p), stats.t.ppf(p, np.maximum(np.floor(dof), 1)))
+    return {"value": y[name], "standard_uncertainty": uc, "dof": dof, "k": k, "expanded_uncertainty": k * uc}
