@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LABD := $(VENV)/bin/labd
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: demo test real-parts bench clean
 
@@ -12,6 +13,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $(BENCH_STAMP)
 
 # The main job on the simulated lab, with embedded defaults: no broker or database needed.
 demo: $(STAMP)
@@ -21,11 +26,14 @@ demo: $(STAMP)
 real-parts:
 	bash tests/install-real-parts.sh
 
+# The suite, then the software-validation report of calc (the lab's validation SOP).
 test: $(STAMP) real-parts
 	$(PY) -m pytest
+	$(LABD) validate --out validation-report
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) bench/drivers_roundtrip.py
+	$(PY) bench/calc_speed.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-output validation-report .pytest_cache .hypothesis

@@ -121,6 +121,8 @@ def parse(text: str, outputs: list[str] | tuple[str, ...] | None = None, default
         tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
         raise ExpressionError(f"line {exc.lineno}, column {exc.offset}: syntax error ({exc.msg})") from None
+    if not tree.body:
+        raise ExpressionError("the model expression is empty")
     statements: list[tuple[str, ast.expr]] = []
     known: set[str] = set()
     free: list[str] = []

@@ -1,0 +1,143 @@
+"""`labd calc …` and `labd validate` as a metrologist runs them: JSON shapes, readable errors, the report."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from calc.validation import CASES_DIR, lookup, run_cases
+from daemon.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def labd(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+BUDGET = """
+[model]
+expression = "P = V^2/(R + dR)"
+name = "P"
+unit = "W"
+
+[inputs.V]
+readings = [10.01, 10.03, 9.98, 10.00, 10.02]
+
+[inputs.R]
+value = 100.0
+expanded = 0.02
+k = 2
+
+[inputs.dR]
+value = 0
+half_width = 0.01
+distribution = "rectangular"
+"""
+
+
+def test_budget_json_has_the_documented_fields(tmp_path):
+    f = write(tmp_path, "b.toml", BUDGET)
+    res = labd("calc", "budget", f, "--json", "--mc", "20000", "--seed", "1")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    for key in ("value", "standard_uncertainty", "dof", "k", "expanded_uncertainty", "coverage", "budget", "mc"):
+        assert key in d
+    assert d["coverage"] == 0.9545 and d["dof"] == pytest.approx(4 * (d["standard_uncertainty"] /
+                                                                      lookup(d, "budget[V].contribution")) ** 4, rel=0.2)
+    v = lookup(d, "budget[V]")
+    assert set(v) >= {"name", "value", "standard_uncertainty", "sensitivity", "contribution", "dof"}
+    assert v["sensitivity"] == pytest.approx(2 * v["value"] / 100.0, rel=1e-9)
+    assert lookup(d, "budget[R].standard_uncertainty") == pytest.approx(0.01)
+    assert set(d["mc"]) >= {"trials", "value", "standard_uncertainty", "interval_symmetric", "interval_shortest"}
+    assert d["mc"]["trials"] == 20000
+
+
+def test_budget_table_is_readable(tmp_path):
+    res = labd("calc", "budget", write(tmp_path, "b.toml", BUDGET))
+    assert res.exit_code == 0
+    assert "reported: P = (" in res.output and "W" in res.output
+
+
+@pytest.mark.parametrize("edit, key, reason", [
+    (lambda t: t.replace("k = 2\n", ""), "inputs.R", "expanded needs its coverage factor k"),
+    (lambda t: t.replace('distribution = "rectangular"', 'distribution = "square"'), "inputs.dR.distribution", ""),
+    (lambda t: t.replace("(R + dR)", "(R + dR) + os.system"), "model.expression", "not allowed"),
+    (lambda t: t.replace("(R + dR)", "(R + dR) + dX"), "inputs", "dX"),
+    (lambda t: t.replace("readings = [10.01", "readngs = [10.01"), "inputs.V", "unknown key"),
+    (lambda t: t + "\n[[correlations]]\na = 'V'\nb = 'Q'\nr = 0.5\n", "correlations[0]", "'Q' is not an input"),
+    (lambda t: t + "\n[[correlations]]\na = 'V'\nb = 'R'\nr = 1.5\n", "correlations.0.r", "[-1, 1]"),
+    (lambda t: t.replace("[model]", "[model"), "", "not valid TOML"),
+])
+def test_bad_budget_files_name_the_key_at_fault(tmp_path, edit, key, reason):
+    f = write(tmp_path, "bad.toml", edit(BUDGET))
+    res = CliRunner().invoke(main, ["calc", "budget", f])
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output
+    assert f"bad.toml: {key}" in res.output and reason in res.output
+
+
+def test_fit_stats_scores_and_titration_json(tmp_path):
+    fit = write(tmp_path, "fit.toml", "[data]\nx = [0, 1, 2, 3, 4]\ny = [0.1, 1.1, 1.9, 3.2, 3.9]\n"
+                                     "[fit]\ndegree = 1\n[predict]\nat = [2.5]\n")
+    d = json.loads(labd("calc", "fit", fit, "--json").output)
+    assert set(d) >= {"coefficients", "standard_uncertainties", "correlation", "residual_sd", "dof", "predictions"}
+    assert d["predictions"][0]["x"] == 2.5 and d["dof"] == 3
+
+    values = write(tmp_path, "v.txt", "# comment\n1\n2\n3\n4\n")
+    d = json.loads(labd("calc", "stats", values, "--json").output)
+    assert d["n"] == 4 and d["mean"] == 2.5 and d["autocorrelation_lag1"] == pytest.approx(0.25)
+    bad = write(tmp_path, "bad.txt", "1\n2\nthree\n")
+    res = CliRunner().invoke(main, ["calc", "stats", bad])
+    assert res.exit_code == 1 and "bad.txt: line 3: not a number: 'three'" in res.output
+
+    sc = write(tmp_path, "s.toml", "".join(f"[[results]]\nparticipant = 'L{i}'\nvalue = {v}\nuncertainty = 0.1\n"
+                                           for i, v in enumerate([10.1, 9.9, 10.0, 10.2, 9.8, 12.5])))
+    d = json.loads(labd("calc", "scores", sc, "--json").output)
+    assert "robust_sd" in d and d["participants"][5]["z_verdict"] == "unsatisfactory"
+
+    titr = write(tmp_path, "t.toml", "[standard]\nformula = 'Na2CO3'\nmass = 0.2650\npurity = 0.9995\n"
+                                     "purity_half_width = 0.0005\nequivalents = 2\n"
+                                     "[titrant]\nvolumes = [24.95, 25.02, 24.98]\ncalibration_half_width = 0.03\n")
+    d = json.loads(labd("calc", "titration", titr, "--json").output)
+    # c = 1000·m·P/(M·V), M(Na2CO3) = 105.988 g/mol; normality is twice the molarity
+    assert d["molarity"]["value"] == pytest.approx(1000 * 0.2650 * 0.9995 / (105.9884 * 24.98333), rel=1e-5)
+    assert d["normality"]["value"] == pytest.approx(2 * d["molarity"]["value"])
+    res = CliRunner().invoke(main, ["calc", "titration", write(tmp_path, "t2.toml", "[standard]\nformula = 'XeF2'\n"
+                                    "mass = 0.1\npurity = 1\n[titrant]\nvolume = 10\n")])
+    assert res.exit_code == 1 and "no atomic weight for Xe" in res.output
+
+
+def test_every_shipped_reference_case_passes():
+    report = run_cases()
+    failed = [(c["id"], k["path"], k.get("actual"), k.get("error")) for c in report["cases"] for k in c["checks"]
+              if not k["passed"]]
+    assert not failed
+    assert len(report["cases"]) >= 9 and report["checks"] >= 90
+
+
+def test_validate_fails_when_a_published_number_is_not_reproduced(tmp_path):
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES_DIR / "gum-h1-end-gauge", cases / "gum-h1-end-gauge")
+    case = cases / "gum-h1-end-gauge" / "case.toml"
+    case.write_text(case.read_text().replace("value = 2.92, tolerance = 0.005", "value = 2.90, tolerance = 0.005"))
+    out = tmp_path / "report"
+    res = subprocess.run([sys.executable, "-m", "daemon.cli", "validate", "--cases", str(cases), "--out", str(out)],
+                         cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "FAIL" in res.stdout
+    report = json.loads((out / "validation-report.json").read_text())
+    assert not report["passed"] and report["failed"] == 1
+    assert len(report["software"]["calc_sha256"]) == 64
+    assert "FAIL" in (out / "validation-report.html").read_text()
