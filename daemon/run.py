@@ -16,11 +16,21 @@ from rich.table import Table
 
 from drivers import InstrumentError
 from procedures import PROCEDURES, RunContext, StandardError, parse_parameters, register
+from procedures.control import Aborted, AmbientSuspender, RunControl
 from simulators import WallClock
 
 from .bench import bench
 from .certificate import render_certificate
 from .config import Config
+
+
+def run_control(config: Config, instruments) -> RunControl:
+    """Suspend while the configured ambient sensor reads outside the lab's environmental limits."""
+    env = config.environment
+    if env.sensor is None or env.sensor not in instruments:
+        return RunControl()
+    limits = {"temperature": env.temperature, "humidity": env.humidity}
+    return RunControl([AmbientSuspender(instruments[env.sensor], limits, env.sensor)])
 
 console = Console()
 
@@ -79,12 +89,15 @@ async def run_procedure(config: Config, name: str, params: dict[str, str], *, si
                                                  f"({data['elapsed']:.0f} s)")
 
             ctx = RunContext(run_id, name, operator, instruments, register(config.standards), clock, ask, progress,
-                             simulated=simulate)
+                             simulated=simulate, control=run_control(config, instruments))
             started = clock.now()
             try:
                 outcome = await info.module.run(ctx, parameters)
             except (StandardError, ValueError) as exc:
                 raise click.ClickException(f"refused before start: {exc}") from None
+            except Aborted as exc:
+                _write(out / run_id, ctx, None, None)
+                raise click.ClickException(f"run {run_id} aborted, instruments left safe: {exc}") from None
             except (InstrumentError, TimeoutError) as exc:
                 _write(out / run_id, ctx, None, None)
                 raise click.ClickException(f"run {run_id} failed, instruments left safe: {exc}") from None

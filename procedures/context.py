@@ -13,6 +13,7 @@ from typing import Any
 from drivers import Driver
 from simulators import SimClock
 
+from .control import RunControl
 from .standards import Standard
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -30,6 +31,8 @@ class RecordedReading:
     corrected: float | None = None
     point: int | None = None
     role: str = ""          # "reference", "unit under test", "ambient", ...
+    used: bool = True       # False: kept in the record but not used (taken while out of limits)
+    note: str = ""
 
 
 @dataclass
@@ -45,6 +48,7 @@ class RunContext:
     readings: list[RecordedReading] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     simulated: bool = False
+    control: RunControl = field(default_factory=RunControl)
 
     def now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock.now(), timezone.utc).isoformat(timespec="seconds")
@@ -57,6 +61,10 @@ class RunContext:
         entry = {"time": self.now_iso(), "event": kind, **data}
         self.events.append(entry)
         self.progress(kind, data)
+
+    async def checkpoint(self) -> str | None:
+        """A safe point to pause, abort or suspend; see procedures/control.py."""
+        return await self.control.checkpoint(self)
 
     async def ask(self, key: str, question: str) -> str:
         self.event("prompt", key=key, question=question)

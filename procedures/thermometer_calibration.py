@@ -89,19 +89,32 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await _wait_stable(ctx, source, readout, ref_channel, p)
             correction = standard.correction(sp)
             ref_values, uut_values = [], []
-            for rep in range(p.repetitions):
+            rep = 0
+            while rep < p.repetitions:
+                await ctx.checkpoint()
                 # Interleaved: reference, unit under test, so that slow drift affects both alike.
                 ref = await readout.read(ref_channel)
                 uut = await readout.read(p.uut_channel)
                 t = ctx.clock.now()
-                ctx.record(RecordedReading(t, p.readout, "temperature", ref.value, ref.unit, ref.raw,
-                                           ref.value + correction.value, index, "reference"))
-                ctx.record(RecordedReading(t, p.readout, "temperature", uut.value, uut.unit, uut.raw, None, index,
-                                           "unit under test"))
+                taken = [RecordedReading(t, p.readout, "temperature", ref.value, ref.unit, ref.raw,
+                                         ref.value + correction.value, index, "reference"),
+                         RecordedReading(t, p.readout, "temperature", uut.value, uut.unit, uut.raw, None, index,
+                                         "unit under test")]
+                if await ctx.checkpoint() == "suspended":
+                    # Conditions went out of limits around this repetition: keep it on record, never use it,
+                    # and let the source settle again before measuring on.
+                    for r in taken:
+                        r.used, r.note = False, "taken while ambient conditions were out of limits"
+                        ctx.record(r)
+                    await _wait_stable(ctx, source, readout, ref_channel, p)
+                    continue
+                for r in taken:
+                    ctx.record(r)
                 ref_values.append(ref.value)
                 uut_values.append(uut.value)
-                ctx.progress("repetition", {"point": index, "repetition": rep + 1, "of": p.repetitions})
-                if rep + 1 < p.repetitions:
+                rep += 1
+                ctx.progress("repetition", {"point": index, "repetition": rep, "of": p.repetitions})
+                if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
             ambient.extend(await _ambient(ctx, index))
             points.append(ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
