@@ -130,8 +130,8 @@ class FitFile(_Strict):
     predict: PredictSection = PredictSection()
 
 
-class ResultRow(_Strict):
-    participant: str
+class _Uncertain(_Strict):
+    """A value with a standard uncertainty and/or an expanded one with its k."""
     value: float
     uncertainty: float | None = Field(default=None, ge=0)
     expanded: float | None = Field(default=None, ge=0)
@@ -141,23 +141,21 @@ class ResultRow(_Strict):
     def _k(self):
         if (self.expanded is None) != (self.k is None):
             raise ValueError("expanded and k go together")
+        return self
+
+
+class ResultRow(_Uncertain):
+    participant: str
+
+    @model_validator(mode="after")
+    def _one(self):
         if self.expanded is not None and self.uncertainty is not None:
             raise ValueError("give uncertainty (standard) or expanded with k, not both")
         return self
 
 
-class AssignedSection(_Strict):
-    value: float
-    uncertainty: float | None = Field(default=None, ge=0)
-    expanded: float | None = Field(default=None, ge=0)
-    k: float | None = Field(default=None, gt=0)
+class AssignedSection(_Uncertain):
     sd_pt: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _k(self):
-        if (self.expanded is None) != (self.k is None):
-            raise ValueError("expanded and k go together")
-        return self
 
 
 class ScoresOptions(_Strict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .budget import DEFAULT_COVERAGE, coverage_factor, round_result
+from .budget import DEFAULT_COVERAGE, coverage_factor, round_result, welch_satterthwaite
 from .expression import Model, sensitivities
 
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
@@ -177,19 +177,13 @@ def propagate(model: Model, inputs: Sequence[Input], correlations: Mapping[tuple
                          f"{', '.join(correlated)}): ν is the smallest ν of the contributing inputs; "
                          "check the interval with Monte Carlo")
         else:
-            dof = _welch_satterthwaite(uc, contrib, [i.dof for i in ordered])
+            dof = welch_satterthwaite([(float(u), i.dof) for u, i in zip(contrib, ordered)])
         k = coverage_factor(dof, coverage) if uc > 0 else 0.0
         budget = tuple(Contribution(i.name, i.value, i.standard_uncertainty, float(c[j]), float(contrib[j]),
                                     float(contrib[j] ** 2 / uc ** 2) if uc > 0 else 0.0, i.dof, i.distribution,
                                     i.kind) for j, i in enumerate(ordered))
         outputs[name] = OutputResult(name, float(values[name]), uc, dof, k, coverage, budget, tuple(notes))
     return GumResult(outputs, cov_y, corr_y, correlations)
-
-
-def _welch_satterthwaite(uc: float, contributions: np.ndarray, dofs: Sequence[float]) -> float:
-    """GUM G.4.1 with u_i = |c_i| u(x_i); infinite when every ν_i is."""
-    den = math.fsum(float(u) ** 4 / nu for u, nu in zip(contributions, dofs) if math.isfinite(nu) and u > 0)
-    return uc ** 4 / den if den > 0 else math.inf
 
 
 def propagate_batch(model: Model, values: Mapping[str, np.ndarray], uncertainties: Mapping[str, np.ndarray],

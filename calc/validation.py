@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import re
 import tomllib
@@ -137,7 +136,7 @@ def run_cases(directory: Path | None = None) -> dict:
 def write_report(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "validation-report.json"
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.10g}" if isinstance(v, float) else str(v))
@@ -145,8 +144,3 @@ def write_report(report: dict, out: Path) -> list[Path]:
     html_path.write_text(env.get_template("validation-report.html.j2").render(r=report), encoding="utf-8")
     return [html_path, json_path]
 
-
-def _json_default(o):
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    raise TypeError(type(o).__name__)

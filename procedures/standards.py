@@ -1,9 +1,10 @@
 """The reference-standards register: due dates, and certificate corrections interpolated with their uncertainty."""
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from datetime import date
+
+from calc.fit import interpolate_table
 
 
 class StandardError(Exception):
@@ -51,15 +52,9 @@ class Standard:
         if not low <= at <= high:
             raise StandardError(f"{at:g} {self.unit} is outside the range of certificate {self.certificate} of "
                                 f"standard {self.id} ({low:g} … {high:g} {self.unit})")
-        nominals = [p[0] for p in self.points]
-        i = bisect.bisect_left(nominals, at)
-        if nominals[i] == at:
-            n, c, U, k = self.points[i]
-            return Correction(c, U / k, self.certificate)
-        (n0, c0, U0, k0), (n1, c1, U1, k1) = self.points[i - 1], self.points[i]
-        frac = (at - n0) / (n1 - n0)
-        return Correction(c0 + frac * (c1 - c0), max(U0 / k0, U1 / k1), self.certificate)
-
+        value, u = interpolate_table([p[0] for p in self.points], [p[1] for p in self.points],
+                                     [U / k for _, _, U, k in self.points], at)
+        return Correction(value, u, self.certificate)
 
 def register(config_standards: dict) -> dict[str, Standard]:
     return {sid: Standard.from_config(sid, cfg) for sid, cfg in config_standards.items()}
