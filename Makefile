@@ -20,7 +20,7 @@ $(BENCH_STAMP): $(STAMP)
 
 # The main job on the simulated lab, with embedded defaults: no broker or database needed.
 demo: $(STAMP)
-	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output
+	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output --records demo-output/labd.sqlite
 
 # Mosquitto and VictoriaMetrics are the real parts the daemon tests talk to.
 real-parts:

@@ -27,12 +27,14 @@ async def close_all(instruments: Mapping[str, Driver]) -> None:
 
 @contextlib.asynccontextmanager
 async def bench(config: Config, *, simulate: bool = False, speed: float = 1.0,
-                seed: int | None = None) -> AsyncIterator[tuple[dict[str, Driver], SimulatedLab | None]]:
-    """The instruments (not yet opened) and, when simulating, the running simulated lab."""
+                seed: int | None = None, start: float | None = None) -> AsyncIterator[tuple[dict[str, Driver], SimulatedLab | None]]:
+    """The instruments (not yet opened) and, when simulating, the running simulated lab (its clock starting at
+    `start`, epoch seconds, when given)."""
     lab = None
     addresses = None
     if simulate:
-        lab = SimulatedLab(config.instruments, speed=speed, seed=seed, ambient_id=config.environment.sensor)
+        lab = SimulatedLab(config.instruments, speed=speed, seed=seed, ambient_id=config.environment.sensor,
+                            start=start)
         addresses = {iid: a["address"] for iid, a in (await lab.start()).items()}
     instruments = build_instruments(config, addresses)
     try:

@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -114,22 +115,29 @@ def instruments(config_dir: str | None, simulate: bool) -> None:
 @click.option("--config", "config_dir", type=click.Path(), default=None, help="Configuration folder.")
 @click.option("--simulate", is_flag=True, help="Run against the simulated lab, started in this process.")
 @click.option("--speed", type=float, default=100.0, show_default=True, help="Time acceleration when simulating.")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Procedure parameter (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Procedure parameter (repeatable); nested ones with dots: stability.window=8.")
 @click.option("--answers", type=click.Path(dir_okay=False), default=None, help="TOML file answering the prompts.")
+@click.option("--operator", default=None, help="Who runs it (checked against the competence register).")
+@click.option("--records", type=click.Path(dir_okay=False), default=None,
+              help="Records database (default: lab.records in lab.toml).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True,
-              help="Folder for the run's dataset, results and draft certificate.")
+              help="Folder for a copy of the run's dataset, results and draft certificate.")
+@click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue an interrupted run.")
 @click.option("--seed", type=int, default=None, help="Random seed of the simulated lab.")
+@click.option("--sim-date", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
+              help="Date and time the simulated lab's clock starts at (checks on different days).")
 @click.option("--list", "list_", is_flag=True, help="List the procedures and their parameters.")
-def run(procedure, config_dir, simulate, speed, params, answers, out, seed, list_) -> None:
+def run(procedure, config_dir, simulate, speed, params, answers, operator, records, out, resume, seed, sim_date,
+        list_) -> None:
     """Run PROCEDURE in the foreground and print its results."""
-    import dataclasses
     from procedures import PROCEDURES
-    if list_ or not procedure:
+    from procedures.params import describe
+    if list_ or not (procedure or resume):
         for info in PROCEDURES.values():
             console.print(f"[bold]{info.name}[/] (version {info.version}): {info.description}")
-            for f in dataclasses.fields(info.parameters):
-                default = f.default if f.default is not dataclasses.MISSING else "(structured)"
-                console.print(f"    {f.name} = {default}")
+            for pname, tname, default in describe(info.parameters):
+                console.print(f"    {pname}: {tname} = {default!r}")
         return
     pairs = {}
     for item in params:
@@ -137,10 +145,87 @@ def run(procedure, config_dir, simulate, speed, params, answers, out, seed, list
         if not sep:
             raise click.ClickException(f"--param {item!r}: expected KEY=VALUE")
         pairs[key.strip()] = value.strip()
+    if resume and (procedure or pairs):
+        raise click.ClickException("--resume takes the procedure and its parameters from the record; give neither")
     from .run import run_procedure
     config = _config(config_dir)
+    start = sim_date.replace(tzinfo=timezone.utc).timestamp() if sim_date else None
     sys.exit(asyncio.run(run_procedure(config, procedure, pairs, simulate=simulate, speed=speed,
-                                       answers_file=answers, out=Path(out), seed=seed)))
+                                       answers_file=answers, out=Path(out), seed=seed, records=records,
+                                       operator=operator, resume=resume, sim_start=start)))
+
+
+def _reader(config_dir: str | None, records: str | None):
+    from .records import RecordsError, RecordsReader
+    from .run import records_path
+    path = records_path(_config(config_dir), records) if records is None else Path(records)
+    try:
+        return RecordsReader(path)
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+_records_option = click.option("--records", type=click.Path(dir_okay=False), default=None,
+                               help="Records database (default: lab.records in lab.toml).")
+_config_option = click.option("--config", "config_dir", type=click.Path(), default=None, help="Configuration folder.")
+
+
+@main.command()
+@_config_option
+@_records_option
+def runs(config_dir, records) -> None:
+    """List the recorded runs and their states."""
+    with _reader(config_dir, records) as reader:
+        table = Table(title=f"Runs in {reader.path}")
+        for col in ("run", "procedure", "operator", "state", "attempts", "readings"):
+            table.add_column(col)
+        for r in reader.runs():
+            n = reader.conn.execute("SELECT COUNT(*) FROM readings WHERE run_id = ?", (r.run_id,)).fetchone()[0]
+            table.add_row(r.run_id, f"{r.procedure} {r.version}", r.operator, r.state, str(r.attempt), str(n))
+        console.print(table)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File (default: stdout).")
+@_config_option
+@_records_option
+def export(run_id, fmt, output, config_dir, records) -> None:
+    """Export a run's readings (CSV) or its whole record (JSON: run, readings, events, results)."""
+    from .export import export_run
+    from .records import RecordsError
+    with _reader(config_dir, records) as reader:
+        try:
+            text = export_run(reader, run_id, fmt)
+        except RecordsError as exc:
+            raise click.ClickException(str(exc)) from None
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group()
+def audit() -> None:
+    """The records' audit trail."""
+
+
+@audit.command("verify")
+@_config_option
+@_records_option
+def audit_verify(config_dir, records) -> None:
+    """Recompute the hash chain over every record; exit 1 if anything was edited, deleted or slipped in."""
+    with _reader(config_dir, records) as reader:
+        result = reader.verify()
+    if result.ok:
+        console.print(f"[green]audit trail intact[/]: {result.entries} entries, head {result.head}")
+        return
+    for problem in result.problems[:50]:
+        err_console.print(f"[red]{problem}[/]")
+    more = len(result.problems) - 50
+    raise click.ClickException(f"audit trail broken: {len(result.problems)} problems"
+                               + (f" ({more} not shown)" if more > 0 else ""))
 
 
 if __name__ == "__main__":

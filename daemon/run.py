@@ -1,27 +1,39 @@
-"""`labd run`: one procedure in the foreground, with a progress bar, prompts, results and a draft certificate."""
+"""`labd run`: one procedure in the foreground, with a progress bar, prompts, results and a draft certificate.
+
+Everything read goes to the records database as it is read; `--resume RUN_ID` continues a run that was
+killed. Ctrl-C (or SIGTERM) aborts at the next safe point with the instruments left safe; a second Ctrl-C
+stops at once (the safe state is still applied on the way out).
+"""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import signal
 import sys
 import tomllib
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from drivers import InstrumentError
-from procedures import PROCEDURES, RunContext, StandardError, parse_parameters, register
-from procedures.control import Aborted, AmbientSuspender, RunControl
-from simulators import WallClock
+from procedures import RunContext, register
+from procedures.context import Prompt, effective
+from procedures.control import AmbientSuspender, RunControl
+from procedures.thermometer_calibration import Outcome as ThermometerOutcome
+from simulators import SimulatedOperator, WallClock
 
 from .bench import bench
 from .certificate import render_certificate
 from .config import Config
+from .records import Records, RecordsError
+from .runner import (RunFailed, RunRefused, authorise, execute, history_from, load_for_resume, new_run_id,
+                     parameters, procedure, start_record)
+
+console = Console()
 
 
 def run_control(config: Config, instruments) -> RunControl:
@@ -32,7 +44,10 @@ def run_control(config: Config, instruments) -> RunControl:
     limits = {"temperature": env.temperature, "humidity": env.humidity}
     return RunControl([AmbientSuspender(instruments[env.sensor], limits, env.sensor)])
 
-console = Console()
+
+def records_path(config: Config, override: str | None) -> Path:
+    """Relative paths in lab.toml are relative to the working directory, like every other path given to labd."""
+    return Path(override or config.lab.records)
 
 
 def _answers(path: str | None) -> dict[str, str]:
@@ -45,104 +60,137 @@ def _answers(path: str | None) -> dict[str, str]:
         raise click.ClickException(f"answers file {path}: {exc}") from None
 
 
-async def run_procedure(config: Config, name: str, params: dict[str, str], *, simulate: bool, speed: float,
-                        answers_file: str | None, out: Path, seed: int | None = None) -> int:
-    info = PROCEDURES.get(name)
-    if info is None:
-        raise click.ClickException(f"unknown procedure {name!r}; `labd run --list` lists them")
-    try:
-        parameters = parse_parameters(info, params)
-    except (ValueError, TypeError) as exc:
-        raise click.ClickException(str(exc)) from None
+async def run_procedure(config: Config, name: str, params: dict[str, Any], *, simulate: bool, speed: float,
+                        answers_file: str | None, out: Path, seed: int | None = None, records: str | None = None,
+                        operator: str | None = None, resume: str | None = None,
+                        sim_start: float | None = None) -> int:
     answers = _answers(answers_file)
-    operator = answers.pop("operator", "cli")
-    if config.operators and operator in config.operators and name not in config.operators[operator].authorised:
-        raise click.ClickException(f"operator {operator!r} is not authorised for {name}")
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    file_operator = answers.pop("operator", None)
+    store = Records(records_path(config, records))
+    try:
+        await store.open()
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return await _run(config, name, params, store, answers, simulate=simulate, speed=speed, out=out, seed=seed,
+                          operator=operator or file_operator, resume=resume, sim_start=sim_start)
+    finally:
+        await store.close()
 
-    async def ask(key: str, question: str) -> str:
-        if key in answers:
-            console.print(f"[cyan]? {question}[/]\n  answered from file: {answers[key]}")
-            return answers[key]
-        if not sys.stdin.isatty():
-            raise click.ClickException(f"prompt {key!r} needs an answer and there is no terminal: {question}")
-        return click.prompt(question)
 
-    async with bench(config, simulate=simulate, speed=speed, seed=seed) as (instruments, lab):
+async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, answers: dict[str, str], *,
+               simulate: bool, speed: float, out: Path, seed: int | None, operator: str | None, resume: str | None,
+               sim_start: float | None) -> int:
+    previous = None
+    try:
+        if resume:
+            previous = await asyncio.to_thread(load_for_resume, store.path, resume)
+            name, raw, operator = previous.procedure, previous.params, operator or previous.operator
+        info = procedure(name)
+        params = parameters(info, raw)
+        operator = authorise(config, operator, name)
+    except (RunRefused, RecordsError) as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    run_id = previous.run_id if previous else new_run_id()
+
+    async with bench(config, simulate=simulate, speed=speed, seed=seed, start=sim_start) as (instruments, lab):
         clock = lab.clock if lab is not None else WallClock()
+        simulated_operator = SimulatedOperator(lab.world) if lab is not None else None
+
+        async def ask(prompt: Prompt) -> str:
+            if simulated_operator is not None and prompt.action:
+                answer = await simulated_operator.perform(prompt.action)
+                console.print(f"[cyan]? {prompt.question}[/]\n  simulated operator: {answer}")
+                return answer
+            if prompt.key in answers:
+                console.print(f"[cyan]? {prompt.question}[/]\n  answered from file: {answers[prompt.key]}")
+                return answers[prompt.key]
+            if not sys.stdin.isatty():
+                raise click.ClickException(f"prompt {prompt.key!r} needs an answer and there is no terminal: "
+                                           f"{prompt.question}")
+            return await asyncio.to_thread(click.prompt, prompt.question + (f" [{prompt.unit}]" if prompt.unit else ""))
+
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=console) as bar:
-            n_points = len(getattr(parameters, "set_points", ())) or 1
-            total = n_points * getattr(parameters, "repetitions", 1)
-            task = bar.add_task(f"{name}", total=total)
+            task = bar.add_task(name, total=None)
 
             def progress(event: str, data: dict) -> None:
-                if event == "repetition":
-                    bar.advance(task)
-                elif event == "set_point":
-                    bar.update(task, description=f"{name}: set point {data['set_point']:g} "
-                                                 f"({data['point'] + 1}/{data['of']}) stabilising")
-                elif event == "stable":
-                    bar.update(task, description=f"{name}: stable after {data['after_s']:.0f} s, reading")
+                if event == "step":
+                    bar.update(task, completed=data["done"], total=data["of"],
+                               description=f"{name}: {data.get('label', '')}")
                 elif event == "stabilising":
-                    bar.update(task, description=f"{name}: stabilising, {data['value']:.3f} "
-                                                 f"({data['elapsed']:.0f} s)")
+                    bar.update(task, description=f"{name}: stabilising, {data['value']:.3f} ({data['elapsed']:.0f} s)")
+                elif event in ("suspended", "paused"):
+                    bar.update(task, description=f"{name}: {event} {data.get('reason', '')}")
 
             ctx = RunContext(run_id, name, operator, instruments, register(config.standards), clock, ask, progress,
-                             simulated=simulate, control=run_control(config, instruments))
+                             simulated=simulate, control=run_control(config, instruments), records=store,
+                             history=history_from(store))
+            if previous is not None:
+                ctx.attempt, ctx.readings = previous.attempt, previous.readings
+                ctx.completed, ctx.completed_in = previous.completed, previous.completed_in
+                console.print(f"resuming run {run_id} (attempt {ctx.attempt}): {len(previous.readings)} readings "
+                              f"and {len(previous.completed)} completed points on record")
+            else:
+                await start_record(store, ctx, info, raw, params, config.lab.station)
             started = clock.now()
+            work = asyncio.ensure_future(execute(ctx, info, params))
+            loop = asyncio.get_running_loop()
+
+            def on_signal(signame: str) -> None:
+                if ctx.control.abort_reason is None:
+                    console.print(f"[yellow]{signame}: aborting at the next safe point (again to stop now)[/]")
+                    ctx.control.abort(f"{signame} from the terminal")
+                else:
+                    work.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, on_signal, sig.name)
             try:
-                outcome = await info.module.run(ctx, parameters)
-            except (StandardError, ValueError) as exc:
+                outcome = await work
+            except RunRefused as exc:
                 raise click.ClickException(f"refused before start: {exc}") from None
-            except Aborted as exc:
+            except RunFailed as exc:
                 _write(out / run_id, ctx, None, None)
-                raise click.ClickException(f"run {run_id} aborted, instruments left safe: {exc}") from None
-            except (InstrumentError, TimeoutError) as exc:
+                raise click.ClickException(str(exc)) from None
+            except asyncio.CancelledError:
                 _write(out / run_id, ctx, None, None)
-                raise click.ClickException(f"run {run_id} failed, instruments left safe: {exc}") from None
-    certificate = render_certificate(run_id=run_id, lab=config.lab, outcome=outcome,
-                                     standards=[ctx.standards[parameters.reference_standard]], operator=operator,
-                                     started=started, simulated=simulate, procedure=name, version=info.version)
+                raise click.ClickException(f"run {run_id} stopped; resume it with `labd run --resume {run_id}`") \
+                    from None
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+    certificate = None
+    if isinstance(outcome, ThermometerOutcome):
+        certificate = render_certificate(run_id=run_id, lab=config.lab, outcome=outcome,
+                                         standards=[ctx.standards[params.reference_standard]], operator=operator,
+                                         started=started, simulated=simulate, procedure=name, version=info.version)
     folder = _write(out / run_id, ctx, outcome, certificate)
-    _print_results(outcome)
-    console.print(f"[green]run {run_id} complete[/]: {len(ctx.readings)} readings recorded")
-    console.print(f"dataset, results and draft certificate in {folder}/")
+    _print(outcome)
+    console.print(f"[green]run {run_id} complete[/]: {len(ctx.readings)} readings recorded in {store.path}")
+    console.print(f"dataset, results{' and draft certificate' if certificate else ''} in {folder}/")
     return 0
 
 
 def _write(folder: Path, ctx: RunContext, outcome, certificate: str | None) -> Path:
+    """A copy of the run for people and other tools; the records database is the record."""
     folder.mkdir(parents=True, exist_ok=True)
+    effective(ctx.readings, ctx.completed_in)
     dataset = {"run_id": ctx.run_id, "procedure": ctx.procedure, "operator": ctx.operator,
                "simulated": ctx.simulated, "events": ctx.events,
                "readings": [dataclasses.asdict(r) for r in ctx.readings]}
     (folder / "dataset.json").write_text(json.dumps(dataset, indent=1, default=str))
     if outcome is not None:
-        results = []
-        for r in outcome.results:
-            value, U = r.reported()
-            results.append({
-                "nominal": r.nominal, "reference": r.reference_mean, "reading": r.uut_mean, "correction": r.correction,
-                "standard_uncertainty": r.budget.standard_uncertainty, "dof": r.budget.dof, "k": r.k,
-                "expanded_uncertainty": r.expanded_uncertainty, "coverage": r.budget.coverage,
-                "reported": {"correction": value, "expanded_uncertainty": U},
-                "budget": [{"name": c.name, "standard_uncertainty": c.standard_uncertainty,
-                            "sensitivity": c.sensitivity, "contribution": c.contribution,
-                            "dof": c.dof if c.dof != float("inf") else None, "distribution": c.distribution}
-                           for c in r.budget.components]})
-        (folder / "results.json").write_text(json.dumps(results, indent=1))
+        (folder / "results.json").write_text(json.dumps(outcome.to_json(), indent=1, default=str))
     if certificate is not None:
         (folder / "certificate.html").write_text(certificate)
     return folder
 
 
-def _print_results(outcome) -> None:
-    table = Table(title="Results (correction = reference − reading)")
-    for col in ("nominal °C", "reading °C", "correction °C", "U °C", "k", "ν_eff"):
+def _print(outcome) -> None:
+    result = outcome.table()
+    table = Table(title=result.title)
+    for col in result.columns:
         table.add_column(col, justify="right")
-    for r in outcome.results:
-        value, U = r.reported()
-        decimals = len(U.split(".")[1]) if "." in U else 0
-        table.add_row(f"{r.nominal:g}", f"{r.uut_mean:.{decimals}f}", value, U, f"{r.k:.2f}",
-                      "∞" if r.budget.dof == float("inf") else f"{r.budget.dof:.0f}")
+    for row in result.rows:
+        table.add_row(*row)
     console.print(table)

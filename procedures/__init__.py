@@ -1,12 +1,17 @@
-"""The lab's procedures and the run context they are written against."""
+"""The lab's procedures and the run context they are written against.
+
+A procedure is a module with NAME, VERSION, DESCRIPTION, a frozen dataclass `Parameters` (validated before any
+instrument is touched) and `async def run(ctx, params) -> Outcome`, where the outcome offers `table()` and
+`to_json()` (procedures/results.py) and, for checks that accumulate across runs, `series`.
+"""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from . import thermometer_calibration
-from .context import RecordedReading, RunContext
+from .context import Prompt, RecordedReading, RunContext
+from .params import build
 from .standards import Standard, StandardError, register
 
 
@@ -22,38 +27,17 @@ class ProcedureInfo:
         return self.module.Parameters
 
 
-PROCEDURES = {
-    thermometer_calibration.NAME: ProcedureInfo(thermometer_calibration.NAME, thermometer_calibration.VERSION,
-                                                "Thermometer calibration by comparison in a dry-block or bath",
-                                                thermometer_calibration),
-}
+def _info(module: Any) -> ProcedureInfo:
+    return ProcedureInfo(module.NAME, module.VERSION, module.DESCRIPTION, module)
 
 
-def parse_parameters(info: ProcedureInfo, values: dict[str, str]) -> Any:
-    """`key=value` strings → the procedure's typed parameters; unknown keys and bad values are named."""
-    fields = {f.name: f for f in dataclasses.fields(info.parameters)}
-    kwargs: dict[str, Any] = {}
-    for key, text in values.items():
-        if key not in fields:
-            raise ValueError(f"unknown parameter {key!r} for {info.name}; known: {', '.join(fields)}")
-        default = fields[key].default
-        try:
-            if isinstance(default, tuple):
-                kwargs[key] = tuple(float(v) for v in text.split(",") if v.strip())
-            elif isinstance(default, bool):
-                kwargs[key] = text.lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                kwargs[key] = int(text)
-            elif isinstance(default, float):
-                kwargs[key] = float(text)
-            elif isinstance(default, str):
-                kwargs[key] = text
-            else:
-                raise ValueError("cannot be set from the command line")
-        except ValueError as exc:
-            raise ValueError(f"parameter {key}={text!r}: {exc}") from None
-    return info.parameters(**kwargs)
+PROCEDURES = {info.name: info for info in map(_info, [thermometer_calibration])}
 
 
-__all__ = ["PROCEDURES", "ProcedureInfo", "RecordedReading", "RunContext", "Standard", "StandardError",
+def parse_parameters(info: ProcedureInfo, values: dict[str, Any]) -> Any:
+    """`key=value` strings or JSON values → the procedure's typed parameters; unknown keys and bad values named."""
+    return build(info.parameters, values)
+
+
+__all__ = ["PROCEDURES", "ProcedureInfo", "Prompt", "RecordedReading", "RunContext", "Standard", "StandardError",
            "parse_parameters", "register"]

@@ -1,14 +1,16 @@
 """What a running procedure sees: instruments, standards, the clock, the operator, and the run's record.
 
-Recorded readings are appended as they are taken, with raw and corrected values, so the dataset is complete
-whatever happens next. (The durable SQLite store and checkpoints arrive with issues 4 and 5.)
+Every reading is appended to the record as it is taken (raw and corrected values), and `record()` returns only
+once it is durable, so a crash loses nothing that was read. A procedure marks each completed point with
+`complete()`; a run resumed after a crash gets those points back from `resumed()` and measures only the rest.
+Readings of a point that was interrupted stay in the record and are marked as not used (see `effective`).
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Any, Protocol
 
 from drivers import Driver
 from simulators import SimClock
@@ -17,7 +19,32 @@ from .control import RunControl
 from .standards import Standard
 
 Progress = Callable[[str, dict[str, Any]], None]
-Ask = Callable[[str, str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A question for the operator. `action` says what the answer stands for physically (place a weight,
+    titrate), so that the simulated operator can do it on the simulated lab; `kind` is "confirm" or "number"."""
+    key: str
+    question: str
+    kind: str = "confirm"
+    action: dict[str, Any] | None = None
+    unit: str = ""
+
+
+Ask = Callable[[Prompt], Awaitable[str]]
+
+
+class AnswerError(Exception):
+    """The operator's answers to a prompt could not be used."""
+
+
+class Recorder(Protocol):
+    """The durable record (daemon/records.py). Events are queued in order; readings are awaited until on disk."""
+
+    async def reading(self, run_id: str, attempt: int, r: "RecordedReading") -> int: ...
+    def event(self, run_id: str, attempt: int, time_: float, kind: str, data: dict) -> None: ...
+    async def flush(self) -> None: ...
 
 
 @dataclass
@@ -31,8 +58,20 @@ class RecordedReading:
     corrected: float | None = None
     point: int | None = None
     role: str = ""          # "reference", "unit under test", "ambient", ...
-    used: bool = True       # False: kept in the record but not used (taken while out of limits)
+    used: bool = True       # False: kept in the record but not used (out of limits, or an interrupted point)
     note: str = ""
+    attempt: int = 1
+
+
+def effective(readings: list[RecordedReading], completed: Mapping[int, int]) -> None:
+    """Mark as not used the readings of a point from an attempt that did not complete it (`completed` maps
+    point → the attempt that completed it). The stored rows are never changed; this is how they are read."""
+    for r in readings:
+        if r.point is None or not r.used:
+            continue
+        done_in = completed.get(r.point)
+        if done_in is not None and done_in != r.attempt:
+            r.used, r.note = False, f"point interrupted in attempt {r.attempt}; measured again in attempt {done_in}"
 
 
 @dataclass
@@ -49,25 +88,71 @@ class RunContext:
     events: list[dict[str, Any]] = field(default_factory=list)
     simulated: bool = False
     control: RunControl = field(default_factory=RunControl)
+    records: Recorder | None = None
+    attempt: int = 1
+    completed: dict[int, dict[str, Any]] = field(default_factory=dict)   # point → its saved data
+    completed_in: dict[int, int] = field(default_factory=dict)           # point → the attempt that completed it
+    history: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
 
     def now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock.now(), timezone.utc).isoformat(timespec="seconds")
 
-    def record(self, reading: RecordedReading) -> None:
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.clock.now(), timezone.utc).date()
+
+    async def record(self, reading: RecordedReading) -> None:
+        reading.attempt = self.attempt
         self.readings.append(reading)
+        if self.records is not None:
+            await self.records.reading(self.run_id, self.attempt, reading)
         self.progress("reading", {"reading": reading})
 
-    def event(self, kind: str, **data: Any) -> None:
-        entry = {"time": self.now_iso(), "event": kind, **data}
+    def event(self, event: str, /, **data: Any) -> None:
+        entry = {"time": self.now_iso(), "event": event, **data}
         self.events.append(entry)
-        self.progress(kind, data)
+        if self.records is not None:
+            self.records.event(self.run_id, self.attempt, self.clock.now(), event, data)
+        self.progress(event, data)
+
+    def resumed(self, point: int) -> dict[str, Any] | None:
+        """The saved data of `point` when an earlier attempt completed it, else None."""
+        return self.completed.get(point)
+
+    async def complete(self, point: int, data: dict[str, Any]) -> None:
+        """Mark `point` complete with what is needed to evaluate it without measuring again; durable on return."""
+        self.completed[point] = data
+        self.completed_in[point] = self.attempt
+        self.event("point_complete", point=point, data=data)
+        if self.records is not None:
+            await self.records.flush()
 
     async def checkpoint(self) -> str | None:
         """A safe point to pause, abort or suspend; see procedures/control.py."""
         return await self.control.checkpoint(self)
 
-    async def ask(self, key: str, question: str) -> str:
-        self.event("prompt", key=key, question=question)
-        answer = await self.ask_operator(key, question)
+    async def ask(self, key: str, question: str, *, kind: str = "confirm", action: dict[str, Any] | None = None,
+                  unit: str = "") -> str:
+        prompt = Prompt(key, question, kind, action, unit)
+        self.event("prompt", key=key, question=question, kind=kind, action=action, unit=unit)
+        if self.records is not None:
+            await self.records.flush()     # the open prompt is on record before anyone answers it
+        answer = (await self.ask_operator(prompt)).strip()
         self.event("answer", key=key, answer=answer)
         return answer
+
+    async def ask_number(self, key: str, question: str, *, unit: str = "", action: dict[str, Any] | None = None,
+                         low: float | None = None, high: float | None = None) -> float:
+        """Ask until the answer is a number within [low, high]; each refused answer is recorded, and after
+        three refusals the run stops (an answers file would otherwise give the same wrong answer forever)."""
+        for _ in range(3):
+            text = await self.ask(key, question, kind="number", action=action, unit=unit)
+            try:
+                value = float(text.replace(",", "."))   # the lab writes decimal commas too
+            except ValueError:
+                self.event("answer_refused", key=key, answer=text, reason="not a number")
+                continue
+            if (low is not None and value < low) or (high is not None and value > high):
+                self.event("answer_refused", key=key, answer=text, reason=f"outside {low} … {high} {unit}")
+                continue
+            return value
+        raise AnswerError(f"prompt {key!r}: no valid answer after three tries ({question})")

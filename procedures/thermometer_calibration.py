@@ -5,17 +5,19 @@ interleaved readings with repetitions, and hand the dataset to calc for the corr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .results import ResultTable, budget_json
 from .stability import StabilityCriterion, StabilityWindow
 
 NAME = "thermometer-calibration"
-VERSION = "1.0"
+VERSION = "1.1"
+DESCRIPTION = "Thermometer calibration by comparison in a dry-block or bath"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,29 @@ class Outcome:
     results: list[ComparisonResult]
     ambient: list[RecordedReading]
 
+    def table(self) -> ResultTable:
+        rows = []
+        for r in self.results:
+            value, U = r.reported()
+            decimals = len(U.split(".")[1]) if "." in U else 0
+            rows.append([f"{r.nominal:g}", f"{r.uut_mean:.{decimals}f}", value, U, f"{r.k:.2f}",
+                         "∞" if r.budget.dof == float("inf") else f"{r.budget.dof:.0f}"])
+        return ResultTable("Results (correction = reference − reading)",
+                           ["nominal °C", "reading °C", "correction °C", "U °C", "k", "ν_eff"], rows)
+
+    def to_json(self) -> list[dict]:
+        out = []
+        for r in self.results:
+            value, U = r.reported()
+            out.append({
+                "nominal": r.nominal, "reference": r.reference_mean, "reading": r.uut_mean,
+                "correction": r.correction, "standard_uncertainty": r.budget.standard_uncertainty,
+                "dof": r.budget.dof if r.budget.dof != float("inf") else None, "k": r.k,
+                "expanded_uncertainty": r.expanded_uncertainty, "coverage": r.budget.coverage,
+                "reported": {"correction": value, "expanded_uncertainty": U},
+                "budget": budget_json(r.budget)})
+        return out
+
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
@@ -71,7 +96,6 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standard = ctx.standards[p.reference_standard]
     ref_channel = 1
     points: list[ComparisonPoint] = []
-    ambient: list[RecordedReading] = []
     try:
         await source.open()
         await readout.open()
@@ -84,6 +108,12 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         except Exception:  # classic Hart units have no output switch
             pass
         for index, sp in enumerate(p.set_points):
+            saved = ctx.resumed(index)
+            if saved is not None:   # completed before an interruption: its readings are on record
+                points.append(ComparisonPoint(**{k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in saved.items()}))
+                ctx.event("point_resumed", point=index, set_point=sp)
+                continue
             ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))
             await source.set_point(sp)
             await _wait_stable(ctx, source, readout, ref_channel, p)
@@ -105,21 +135,25 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                     # and let the source settle again before measuring on.
                     for r in taken:
                         r.used, r.note = False, "taken while ambient conditions were out of limits"
-                        ctx.record(r)
+                        await ctx.record(r)
                     await _wait_stable(ctx, source, readout, ref_channel, p)
                     continue
                 for r in taken:
-                    ctx.record(r)
+                    await ctx.record(r)
                 ref_values.append(ref.value)
                 uut_values.append(uut.value)
                 rep += 1
                 ctx.progress("repetition", {"point": index, "repetition": rep, "of": p.repetitions})
+                ctx.progress("step", {"done": index * p.repetitions + rep, "of": len(p.set_points) * p.repetitions,
+                                      "label": f"set point {sp:g}, repetition {rep}/{p.repetitions}"})
                 if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
-            ambient.extend(await _ambient(ctx, index))
-            points.append(ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
-                                          correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
-                                          p.uut_resolution, standard.resolution))
+            await _ambient(ctx, index)
+            point = ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
+                                    correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
+                                    p.uut_resolution, standard.resolution)
+            points.append(point)
+            await ctx.complete(index, asdict(point))
     finally:
         # Whatever happened, the heat source is left at its safe set point.
         try:
@@ -128,6 +162,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         except Exception as exc:
             ctx.event("safe_state_failed", instrument=p.source, error=str(exc))
     results = [evaluate(pt) for pt in points]
+    ambient = [r for r in ctx.readings if r.role == "ambient"]   # earlier attempts' too, after a resume
     return Outcome(p, points, results, ambient)
 
 
@@ -135,6 +170,7 @@ async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parame
     window = StabilityWindow(p.stability)
     start = ctx.clock.now()
     while True:
+        await ctx.checkpoint()      # an abort is honoured while stabilising, which can take an hour
         reading = await readout.read(channel)
         window.add(ctx.clock.now(), reading.value)
         flag = await source.is_stable()
@@ -156,7 +192,7 @@ async def _ambient(ctx: RunContext, point: int) -> list[RecordedReading]:
                 for r in await inst.read():
                     rec = RecordedReading(ctx.clock.now(), iid, r.quantity, r.value, r.unit, r.raw, None, point,
                                           "ambient")
-                    ctx.record(rec)
+                    await ctx.record(rec)
                     out.append(rec)
             except Exception as exc:
                 ctx.event("ambient_unavailable", instrument=iid, error=str(exc))

@@ -2,5 +2,6 @@
 from .clock import SimClock, WallClock
 from .lab import SimulatedLab, SimulationConfigError, World
 from .line_server import LineDevice, LineServer
+from .operator import SimulatedOperator
 
-__all__ = ["LineDevice", "LineServer", "SimClock", "SimulatedLab", "SimulationConfigError", "WallClock", "World"]
+__all__ = ["LineDevice", "LineServer", "SimClock", "SimulatedLab", "SimulatedOperator", "SimulationConfigError", "WallClock", "World"]

@@ -67,9 +67,9 @@ def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> di
 
 class SimulatedLab:
     def __init__(self, instruments: Mapping[str, InstrumentLike], *, speed: float = 1.0, seed: int | None = None,
-                 ambient_id: str | None = None) -> None:
+                 ambient_id: str | None = None, start: float | None = None) -> None:
         self.instruments = dict(instruments)
-        self.clock = SimClock(speed)
+        self.clock = SimClock(speed, start)
         rng = np.random.default_rng(seed)
         ambient_cfg = {}
         for iid, cfg in self.instruments.items():
@@ -132,7 +132,8 @@ class SimulatedLab:
             w.probes[iid] = probes
             return await self._serve(iid, Readout1529Sim(self.clock, probes, probe_names=names), "pty")
         if cfg.driver == "mettler-sics":
-            kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit"})
+            kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit",
+                                    "eccentricity"})
             model = BalanceModel(self.clock, self._rng(), **kw)
             w.balances[iid] = model
             return await self._serve(iid, MtSicsBalanceSim(model), "pty")

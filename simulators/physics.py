@@ -89,8 +89,9 @@ class Probe:
 class BalanceModel:
     def __init__(self, clock: SimClock, rng: np.random.Generator, *, capacity: float = 220.0, d: float = 0.0001,
                  repeatability: float = 0.0001, linearity: Sequence[float] = (0.0,), settle_tau: float = 0.5,
-                 settle_time: float = 3.0, unit: str = "g") -> None:
+                 settle_time: float = 3.0, unit: str = "g", eccentricity: float = 0.0) -> None:
         self.clock, self.rng = clock, rng
+        self.eccentricity = eccentricity     # relative error of a load placed at the pan's edge
         self.capacity, self.d, self.repeatability = capacity, d, repeatability
         self.linearity, self.settle_tau, self.settle_time, self.unit = linearity, settle_tau, settle_time, unit
         self.load = 0.0
@@ -99,9 +100,13 @@ class BalanceModel:
         self._previous = 0.0
         self._t_change = clock.now() - 1e6
 
-    def place(self, mass: float) -> None:
-        """Put `mass` on the pan (adds to what is there)."""
-        self._change(self.load + mass)
+    # Where an off-centre load is put and how much of the edge error it sees (front/back, left/right differ).
+    POSITIONS = {"centre": 0.0, "front": 1.0, "back": -1.0, "left": 0.5, "right": -0.5}
+
+    def place(self, mass: float, position: str | None = None) -> None:
+        """Put `mass` on the pan (adds to what is there); off centre, the load cell sees it slightly wrong."""
+        factor = self.POSITIONS.get(position or "centre", 0.0)
+        self._change(self.load + mass * (1.0 + self.eccentricity * factor))
 
     def remove_all(self) -> None:
         self._change(0.0)

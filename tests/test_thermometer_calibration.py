@@ -16,7 +16,7 @@ from procedures.thermometer_calibration import Parameters, run
 from .conftest import CONFIG
 
 
-async def _answer(key, question):
+async def _answer(prompt):
     return "done"
 
 

@@ -1,0 +1,36 @@
+"""What every procedure's outcome offers the CLI, the daemon and the record: a results table and JSON."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from calc.budget import BudgetResult, round_result
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class Outcome(Protocol):
+    def table(self) -> ResultTable: ...
+    def to_json(self) -> Any: ...
+
+
+def finite(x: float) -> float | None:
+    """JSON has no infinity: an infinite number of degrees of freedom is written as null."""
+    return None if x is None or math.isinf(x) else x
+
+
+def budget_json(b: BudgetResult) -> list[dict[str, Any]]:
+    return [{"name": c.name, "standard_uncertainty": c.standard_uncertainty, "sensitivity": c.sensitivity,
+             "contribution": c.contribution, "dof": finite(c.dof), "distribution": c.distribution}
+            for c in b.components]
+
+
+def fixed(value: float, U: float) -> tuple[str, str]:
+    """Value and U for a table, rounded as reported (U to two significant digits)."""
+    return round_result(value, U)
