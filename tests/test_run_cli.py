@@ -1,0 +1,112 @@
+"""`labd run` as a technician uses it: killed mid-run and resumed with nothing lost, aborted with Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from daemon.records import RecordsReader
+
+from .conftest import REPO
+
+LABD = [sys.executable, "-m", "daemon.cli"]
+QUICK = ["--param", "set_points=30,50", "--param", "repetitions=4", "--param", "stability.window=8",
+         "--param", "interval=10"]
+
+
+def _start(tmp: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*LABD, "run", *args, "--simulate", "--speed", "400", "--operator", "demo",
+                             "--records", str(tmp / "labd.sqlite"), "--out", str(tmp / "runs"),
+                             "--answers", str(REPO / "config" / "demo-answers.toml")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+
+
+def _wait_for(db: Path, sql: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                conn = sqlite3.connect(db)
+                try:
+                    if conn.execute(sql).fetchone()[0]:
+                        return
+                finally:
+                    conn.close()
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def test_a_run_killed_mid_way_resumes_from_the_last_completed_point_with_no_reading_lost(tmp_path):
+    db = tmp_path / "labd.sqlite"
+    proc = _start(tmp_path, "thermometer-calibration", *QUICK)
+    try:
+        # Point 0 complete and point 1 partly measured: then the power goes.
+        _wait_for(db, "SELECT COUNT(*) FROM readings WHERE point = 1 AND role = 'unit under test'")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    with RecordsReader(db) as reader:
+        (run,) = reader.runs()
+        before = reader.readings(run.run_id)
+        assert run.state == "running"      # nobody could say otherwise: it was killed
+    assert any(r["point"] == 1 for r in before)
+
+    resumed = _start(tmp_path, "--resume", run.run_id)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out + err
+    assert "resuming run" in out
+    with RecordsReader(db) as reader:
+        after = reader.readings(run.run_id)
+        assert reader.run(run.run_id).state == "completed"
+        assert reader.verify().ok
+        results = reader.results(run.run_id)[0]["data"]
+    # Every reading recorded before the kill is still there, unchanged, in the same order.
+    assert after[:len(before)] == before
+    assert [r["nominal"] for r in results] == [30.0, 50.0]
+    # Point 0 was not measured again; point 1 was, in the second attempt.
+    assert {r["attempt"] for r in after if r["point"] == 0 and r["role"] != "ambient"} == {1}
+    assert len([r for r in after if r["point"] == 1 and r["attempt"] == 2 and r["role"] == "unit under test"]) == 4
+    dataset = json.loads(next((tmp_path / "runs").glob("*/dataset.json")).read_text())
+    interrupted = [r for r in dataset["readings"] if r["point"] == 1 and r["attempt"] == 1 and r["role"] != "ambient"]
+    assert interrupted and all(not r["used"] and "interrupted" in r["note"] for r in interrupted)
+    # The resumed evaluation used the first attempt's readings of point 0.
+    ref0 = [r["value"] for r in before if r["point"] == 0 and r["role"] == "reference"]
+    assert abs(results[0]["reference"] - (sum(ref0) / len(ref0) + 0.0144)) < 1e-9   # + the certificate correction
+
+
+def test_ctrl_c_aborts_at_a_safe_point_and_leaves_the_source_safe(tmp_path):
+    db = tmp_path / "labd.sqlite"
+    proc = _start(tmp_path, "thermometer-calibration", *QUICK)
+    try:
+        _wait_for(db, "SELECT COUNT(*) FROM events WHERE kind = 'set_point'")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert "aborted" in err and "instruments left safe" in err
+    with RecordsReader(db) as reader:
+        (run,) = reader.runs()
+        assert run.state == "aborted"
+        kinds = [e["kind"] for e in reader.events(run.run_id)]
+    assert "safe_state" in kinds and kinds.index("safe_state") < len(kinds) - 1
+
+
+def test_resume_refuses_a_finished_run_and_run_refuses_an_unauthorised_operator(tmp_path):
+    proc = subprocess.run([*LABD, "run", "thermometer-calibration", "--simulate", "--operator", "nobody",
+                           "--records", str(tmp_path / "labd.sqlite"), "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "operator 'nobody' is not in the competence register" in proc.stderr
+    proc = subprocess.run([*LABD, "run", "--resume", "nope", "--records", str(tmp_path / "labd.sqlite")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
