@@ -98,6 +98,8 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
         simulated_operator = SimulatedOperator(lab.world) if lab is not None else None
 
         async def ask(prompt: Prompt) -> str:
+            # A physical action in the simulated lab is the simulated technician's; other answers come from the
+            # file first, so that a demo shows what a technician would type.
             if simulated_operator is not None and prompt.action:
                 answer = await simulated_operator.perform(prompt.action)
                 console.print(f"[cyan]? {prompt.question}[/]\n  simulated operator: {answer}")
@@ -105,6 +107,10 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
             if prompt.key in answers:
                 console.print(f"[cyan]? {prompt.question}[/]\n  answered from file: {answers[prompt.key]}")
                 return answers[prompt.key]
+            if simulated_operator is not None:
+                answer = await simulated_operator.perform(None)
+                console.print(f"[cyan]? {prompt.question}[/]\n  simulated operator: {answer}")
+                return answer
             if not sys.stdin.isatty():
                 raise click.ClickException(f"prompt {prompt.key!r} needs an answer and there is no terminal: "
                                            f"{prompt.question}")

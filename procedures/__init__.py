@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import thermometer_calibration
+from . import (balance_calibration, dmm_calibration, equipment_check, solution_standardisation, stability_run,
+               thermometer_calibration, working_standard_check)
 from .context import Prompt, RecordedReading, RunContext
 from .params import build
 from .standards import Standard, StandardError, register
@@ -31,7 +32,9 @@ def _info(module: Any) -> ProcedureInfo:
     return ProcedureInfo(module.NAME, module.VERSION, module.DESCRIPTION, module)
 
 
-PROCEDURES = {info.name: info for info in map(_info, [thermometer_calibration])}
+PROCEDURES = {info.name: info for info in map(_info, [
+    thermometer_calibration, balance_calibration, dmm_calibration, working_standard_check, equipment_check,
+    stability_run, solution_standardisation])}
 
 
 def parse_parameters(info: ProcedureInfo, values: dict[str, Any]) -> Any:

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .context import RunContext
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,23 @@ class StabilityWindow:
         sd, slope = stats
         flag_ok = source_flag is not False or not self.criterion.use_source_flag
         return sd <= self.criterion.max_sd and abs(slope) <= self.criterion.max_slope and flag_ok
+
+
+async def wait_stable(ctx: RunContext, read: Callable[[], Awaitable[float]], criterion: StabilityCriterion,
+                      poll: float, *, source=None, name: str = "source") -> None:
+    """Read until the window is stable (and the source's own flag agrees, where it has one), or time out."""
+    window = StabilityWindow(criterion)
+    start = ctx.clock.now()
+    while True:
+        await ctx.checkpoint()      # an abort is honoured while stabilising, which can take an hour
+        value = await read()
+        window.add(ctx.clock.now(), value)
+        flag = await source.is_stable() if source is not None else None
+        if window.stable(flag):
+            sd, slope = window.statistics()
+            ctx.event("stable", sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
+            return
+        if ctx.clock.now() - start > criterion.timeout:
+            raise TimeoutError(f"{name} not stable within {criterion.timeout:g} s")
+        ctx.progress("stabilising", {"value": value, "elapsed": ctx.clock.now() - start})
+        await ctx.clock.sleep(poll)

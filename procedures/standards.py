@@ -56,5 +56,26 @@ class Standard:
                                      [U / k for _, _, U, k in self.points], at)
         return Correction(value, u, self.certificate)
 
+    def piece(self, nominal: float) -> Correction:
+        """The certificate value of one piece of a set (a weight): exact nominal only, never interpolated."""
+        for n, c, U, k in self.points:
+            if abs(n - nominal) <= 1e-9 * max(1.0, abs(n)):
+                return Correction(c, U / k, self.certificate)
+        raise StandardError(f"standard {self.id} ({self.certificate}) has no {nominal:g} {self.unit} piece; "
+                            f"pieces: {', '.join(f'{p[0]:g}' for p in self.points)}")
+
+    def compose(self, load: float) -> tuple[float, ...]:
+        """The pieces making up `load`, largest first (each piece used once), or StandardError."""
+        remaining, chosen = load, []
+        for n in sorted((p[0] for p in self.points), reverse=True):
+            if n <= remaining + 1e-9:
+                chosen.append(n)
+                remaining -= n
+        if abs(remaining) > 1e-9 or not chosen:
+            raise StandardError(f"{load:g} {self.unit} cannot be made from the pieces of standard {self.id} "
+                                f"({', '.join(f'{p[0]:g}' for p in self.points)} {self.unit})")
+        return tuple(chosen)
+
+
 def register(config_standards: dict) -> dict[str, Standard]:
     return {sid: Standard.from_config(sid, cfg) for sid, cfg in config_standards.items()}

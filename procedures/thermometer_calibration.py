@@ -13,7 +13,8 @@ from drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json
-from .stability import StabilityCriterion, StabilityWindow
+from .steps import heat, leave_safe, record_ambient
+from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
 VERSION = "1.1"
@@ -103,10 +104,6 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
                                        f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")
-        try:
-            await source.output(True)
-        except Exception:  # classic Hart units have no output switch
-            pass
         for index, sp in enumerate(p.set_points):
             saved = ctx.resumed(index)
             if saved is not None:   # completed before an interruption: its readings are on record
@@ -115,7 +112,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 ctx.event("point_resumed", point=index, set_point=sp)
                 continue
             ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))
-            await source.set_point(sp)
+            await heat(ctx, source, sp)
             await _wait_stable(ctx, source, readout, ref_channel, p)
             correction = standard.correction(sp)
             ref_values, uut_values = [], []
@@ -148,54 +145,20 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                                       "label": f"set point {sp:g}, repetition {rep}/{p.repetitions}"})
                 if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
-            await _ambient(ctx, index)
+            await record_ambient(ctx, index)
             point = ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
                                     correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
                                     p.uut_resolution, standard.resolution)
             points.append(point)
             await ctx.complete(index, asdict(point))
     finally:
-        # Whatever happened, the heat source is left at its safe set point.
-        try:
-            await source.safe_state()
-            ctx.event("safe_state", instrument=p.source)
-        except Exception as exc:
-            ctx.event("safe_state_failed", instrument=p.source, error=str(exc))
+        await leave_safe(ctx, {p.source: source})   # whatever happened, the heat source goes to its safe set point
     results = [evaluate(pt) for pt in points]
     ambient = [r for r in ctx.readings if r.role == "ambient"]   # earlier attempts' too, after a resume
     return Outcome(p, points, results, ambient)
 
 
 async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parameters) -> None:
-    window = StabilityWindow(p.stability)
-    start = ctx.clock.now()
-    while True:
-        await ctx.checkpoint()      # an abort is honoured while stabilising, which can take an hour
-        reading = await readout.read(channel)
-        window.add(ctx.clock.now(), reading.value)
-        flag = await source.is_stable()
-        if window.stable(flag):
-            sd, slope = window.statistics()
-            ctx.event("stable", sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
-            return
-        if ctx.clock.now() - start > p.stability.timeout:
-            raise TimeoutError(f"{p.source} not stable within {p.stability.timeout:g} s")
-        ctx.progress("stabilising", {"value": reading.value, "elapsed": ctx.clock.now() - start})
-        await ctx.clock.sleep(p.interval / 2)
-
-
-async def _ambient(ctx: RunContext, point: int) -> list[RecordedReading]:
-    out = []
-    for iid, inst in ctx.instruments.items():
-        if getattr(inst, "kind", "") == "ambient-sensor":
-            try:
-                for r in await inst.read():
-                    rec = RecordedReading(ctx.clock.now(), iid, r.quantity, r.value, r.unit, r.raw, None, point,
-                                          "ambient")
-                    await ctx.record(rec)
-                    out.append(rec)
-            except Exception as exc:
-                ctx.event("ambient_unavailable", instrument=iid, error=str(exc))
-    return out
-
-
+    async def read() -> float:
+        return (await readout.read(channel)).value
+    await wait_stable(ctx, read, p.stability, p.interval / 2, source=source, name=p.source)

@@ -1,0 +1,156 @@
+"""Calibration of a non-automatic weighing instrument with reference weights from the register.
+
+Point 0 is the repeatability test, point 1 the eccentricity test, points 2… the test loads. The operator is
+asked to place and remove the weights; each indication is read when the balance reports it stable, with the
+zero indication before each loading on record. calc.balance turns the dataset into errors with uncertainties.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calc.balance import BalanceResult, TestLoad, evaluate_balance
+from drivers import Balance
+
+from .context import RecordedReading, RunContext
+from .results import ResultTable, budget_json, finite
+from .steps import leave_safe, record_ambient
+
+NAME = "balance-calibration"
+VERSION = "1.0"
+DESCRIPTION = "Calibration of a non-automatic weighing instrument: repeatability, eccentricity, errors of indication"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    balance: str = "balance"
+    weights: str = "weights_e2"
+    d: float = 0.0001                          # scale interval, g
+    test_loads: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0)
+    repetition_load: float = 100.0
+    repetitions: int = 6
+    eccentricity_load: float = 100.0           # cg-18: at least a third of Max
+    positions: tuple[str, ...] = ("centre", "front", "back", "left", "right")
+    buoyancy_relative: float = 1e-6
+    uut_description: str = "Analytical balance"
+    uut_serial: str = "BAL-0001"
+
+    def validate(self, ctx: RunContext) -> None:
+        inst = ctx.instruments.get(self.balance)
+        if inst is None or not isinstance(inst, Balance):
+            raise ValueError(f"instrument {self.balance!r} is not a configured balance")
+        if self.weights not in ctx.standards:
+            raise ValueError(f"reference weights {self.weights!r} are not in the register")
+        if self.repetitions < 2 or not self.test_loads or len(self.positions) < 2 or self.positions[0] != "centre":
+            raise ValueError("need ≥ 2 repetitions, a test load, and the eccentricity positions starting at centre")
+        weights = ctx.standards[self.weights]
+        weights.check_valid(ctx.today())
+        for load in {*self.test_loads, self.repetition_load, self.eccentricity_load}:
+            weights.compose(load)   # refuses a load the set cannot make
+
+
+@dataclass
+class Outcome:
+    parameters: Parameters
+    result: BalanceResult
+    ambient: list[RecordedReading]
+
+    def table(self) -> ResultTable:
+        rows = []
+        for r in self.result.loads:
+            e, U = r.reported()
+            decimals = len(U.split(".")[1]) if "." in U else 0
+            rows.append([f"{r.nominal:g}", f"{r.reference_mass:.{decimals + 1}f}", f"{r.indication:.{decimals}f}",
+                         e, U, f"{r.budget.k:.2f}"])
+        s, ecc = self.result.repeatability_sd, self.result.eccentricity_max
+        return ResultTable(f"Errors of indication (repeatability s = {s:.5f} g, n = {self.result.repeatability_n}; "
+                           f"eccentricity max {ecc:.5f} g at {self.result.eccentricity_load:g} g)",
+                           ["load g", "reference g", "indication g", "error g", "U g", "k"], rows)
+
+    def to_json(self) -> dict:
+        return {"repeatability": {"sd": self.result.repeatability_sd, "n": self.result.repeatability_n},
+                "eccentricity": {"max_deviation": self.result.eccentricity_max,
+                                 "load": self.result.eccentricity_load},
+                "loads": [{"nominal": r.nominal, "reference_mass": r.reference_mass, "indication": r.indication,
+                           "error": r.error, "standard_uncertainty": r.budget.standard_uncertainty,
+                           "dof": finite(r.budget.dof), "k": r.budget.k, "expanded_uncertainty": r.expanded_uncertainty,
+                           "coverage": r.budget.coverage, "reported": dict(zip(("error", "expanded_uncertainty"),
+                                                                               r.reported())),
+                           "budget": budget_json(r.budget)} for r in self.result.loads]}
+
+
+def _reference(ctx: RunContext, p: Parameters, load: float) -> tuple[float, float, float, tuple[float, ...]]:
+    """Conventional mass of the pieces making `load`, its standard uncertainty (pieces correlated: added
+    linearly), the drift half-width (Σ U), and the pieces."""
+    weights = ctx.standards[p.weights]
+    pieces = weights.compose(load)
+    table = {n: (c, U, k) for n, c, U, k in weights.points}
+    mass = sum(n + table[n][0] for n in pieces)
+    return mass, sum(table[n][1] / table[n][2] for n in pieces), sum(table[n][1] for n in pieces), pieces
+
+
+async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: float, label: str,
+                   position: str | None = None) -> float:
+    """Zero indication, place the load, read it stable, remove it: one loading."""
+    await ctx.checkpoint()
+    zero = await balance.weigh(stable=True)
+    await ctx.record(RecordedReading(ctx.clock.now(), p.balance, "mass", zero.value, zero.unit, zero.raw, None,
+                                     point, "zero", note=label))
+    mass, _, _, pieces = _reference(ctx, p, load)
+    where = f" at the {position}" if position else ""
+    await ctx.ask(f"load_{point}_{label}", f"Place {' + '.join(f'{w:g} g' for w in pieces)} on the pan{where} "
+                                          f"({label}). Type 'done' when placed.",
+                  action={"do": "load", "balance": p.balance, "mass": mass, "position": position})
+    reading = await balance.weigh(stable=True)
+    await ctx.record(RecordedReading(ctx.clock.now(), p.balance, "mass", reading.value, reading.unit, reading.raw,
+                                     None, point, "unit under test", note=label))
+    await ctx.ask(f"unload_{point}_{label}", "Remove the weights from the pan. Type 'done' when removed.",
+                  action={"do": "unload", "balance": p.balance})
+    return reading.value
+
+
+async def run(ctx: RunContext, p: Parameters) -> Outcome:
+    p.validate(ctx)
+    balance = ctx.instruments[p.balance]
+    total = p.repetitions + len(p.positions) + len(p.test_loads)
+    done = 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        done += 1
+        ctx.progress("step", {"done": done, "of": total, "label": label})
+    try:
+        await balance.open()
+        ctx.event("identified", balance=await balance.identify())
+        await ctx.ask("prepare", f"Level the balance {p.uut_serial}, let it warm up, and clean the pan. "
+                                 "Type 'done' when ready.")
+        await balance.zero()
+        saved = ctx.resumed(0)
+        if saved is None:
+            rep = [await _loading(ctx, p, balance, 0, p.repetition_load, f"repetition {i + 1}") for i in
+                   range(p.repetitions)]
+            await ctx.complete(0, {"values": rep})
+            await record_ambient(ctx, 0)
+        rep = ctx.resumed(0)["values"]
+        done = p.repetitions
+        ctx.progress("step", {"done": done, "of": total, "label": "repeatability done"})
+        if ctx.resumed(1) is None:
+            ecc = []
+            for pos in p.positions:
+                ecc.append(await _loading(ctx, p, balance, 1, p.eccentricity_load, pos, position=pos))
+                step(f"eccentricity: {pos}")
+            await ctx.complete(1, {"values": ecc})
+        ecc = ctx.resumed(1)["values"]
+        loads = []
+        for i, load in enumerate(p.test_loads):
+            point = 2 + i
+            if ctx.resumed(point) is None:
+                indication = await _loading(ctx, p, balance, point, load, f"{load:g} g")
+                await ctx.complete(point, {"indication": indication})
+                step(f"test load {load:g} g")
+            mass, u, drift, _ = _reference(ctx, p, load)
+            loads.append(TestLoad(load, mass, u, drift, ctx.resumed(point)["indication"]))
+        await record_ambient(ctx, None)
+    finally:
+        await leave_safe(ctx, {p.balance: balance})
+    result = evaluate_balance(rep, ecc, p.eccentricity_load, loads, p.d, p.buoyancy_relative)
+    return Outcome(p, result, [r for r in ctx.readings if r.role == "ambient"])

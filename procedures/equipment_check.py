@@ -1,0 +1,147 @@
+"""Intermediate check of testing equipment (SOP Cek Antara Peralatan Pengujian): a balance against a check
+weight from the register, every day for the first seven checks and monthly after that.
+
+Each run weighs the check weight n times and records the deviation of the mean from its conventional mass.
+The checks accumulate across runs in a series; each run evaluates them all: control chart with run rules,
+drift by regression, the recommended next calibration (when the drift, with its uncertainty, reaches the
+tolerance), and when the next check is due.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from calc.checks import ControlChart, Drift, Recommendation, control_chart, drift, next_calibration
+from drivers import Balance
+
+from .context import RecordedReading, RunContext
+from .results import ResultTable
+from .steps import leave_safe, record_ambient
+
+NAME = "equipment-check"
+VERSION = "1.0"
+DESCRIPTION = "Intermediate check of a balance with a check weight: daily for 7 days, then monthly"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    balance: str = "balance"
+    weights: str = "weights_e2"
+    check_load: float = 100.0
+    repetitions: int = 3
+    tolerance: float = 0.0005              # g: the largest deviation accepted (the balance's MPE in use)
+    calibrated_on: str = "2026-01-15"      # the balance's last calibration (its certificate date)
+    max_interval_days: int = 365
+    daily_checks: int = 7
+    monthly_every_days: int = 30
+
+    @property
+    def series(self) -> str:
+        return f"equipment-check:{self.balance}@{self.check_load:g}"
+
+    def validate(self, ctx: RunContext) -> None:
+        if not isinstance(ctx.instruments.get(self.balance), Balance):
+            raise ValueError(f"instrument {self.balance!r} is not a configured balance")
+        if self.weights not in ctx.standards:
+            raise ValueError(f"check weights {self.weights!r} are not in the register")
+        if self.repetitions < 1 or self.tolerance <= 0:
+            raise ValueError("need at least one repetition and a positive tolerance")
+        date.fromisoformat(self.calibrated_on)
+        ctx.standards[self.weights].check_valid(ctx.today())
+        ctx.standards[self.weights].compose(self.check_load)
+
+
+@dataclass
+class Outcome:
+    parameters: Parameters
+    check: dict
+    checks: list[dict]
+    chart: ControlChart | None
+    drift: Drift | None
+    recommendation: Recommendation | None
+    next_check: str
+
+    @property
+    def series(self) -> tuple[str, dict]:
+        return self.parameters.series, self.check
+
+    @property
+    def within_tolerance(self) -> bool:
+        return abs(self.check["value"]) <= self.parameters.tolerance
+
+    def table(self) -> ResultTable:
+        p = self.parameters
+        state = "within tolerance" if self.within_tolerance else "OUT OF TOLERANCE"
+        chart = "" if self.chart is None else ("; in control" if self.chart.in_control else
+                                              f"; {len(self.chart.violations)} run-rule violations")
+        rec = "" if self.recommendation is None else (f"; next calibration {self.recommendation.next_calibration} "
+                                                      f"({self.recommendation.reason})")
+        rows = [[c["date"], f"{c['value'] * 1000:+.3f}", f"{c['sd'] * 1000:.3f}", str(c["n"])] for c in self.checks]
+        return ResultTable(f"{p.series}: check {len(self.checks)} {state}{chart}{rec}; next check {self.next_check}",
+                           ["date", "deviation mg", "s mg", "n"], rows)
+
+    def to_json(self) -> dict:
+        return {"series": self.parameters.series, "check": self.check, "checks": self.checks,
+                "within_tolerance": self.within_tolerance, "next_check": self.next_check,
+                "control_chart": None if self.chart is None else {
+                    "centre": self.chart.centre, "sigma": self.chart.sigma, "warning": self.chart.warning,
+                    "action": self.chart.action,
+                    "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]},
+                "drift_per_day": None if self.drift is None else {
+                    "slope": self.drift.slope, "standard_uncertainty": self.drift.slope_uncertainty,
+                    "significant": self.drift.significant},
+                "recommendation": None if self.recommendation is None else {
+                    "next_calibration": self.recommendation.next_calibration.isoformat(),
+                    "interval_days": self.recommendation.interval_days, "reason": self.recommendation.reason}}
+
+
+async def run(ctx: RunContext, p: Parameters) -> Outcome:
+    p.validate(ctx)
+    today = ctx.today()
+    earlier = await ctx.history(p.series) if ctx.history else []
+    if any(c["date"] == today.isoformat() for c in earlier):
+        raise ValueError(f"{p.series} was already checked on {today}; one check a day")
+    weights = ctx.standards[p.weights]
+    pieces = weights.compose(p.check_load)
+    table = {n: c for n, c, _, _ in weights.points}
+    mass = sum(n + table[n] for n in pieces)
+    balance = ctx.instruments[p.balance]
+    try:
+        saved = ctx.resumed(0)
+        if saved is None:
+            await balance.open()
+            await balance.zero()
+            values = []
+            for i in range(p.repetitions):
+                await ctx.checkpoint()
+                await ctx.ask(f"load_{i + 1}", f"Place the check weight ({' + '.join(f'{w:g} g' for w in pieces)}) "
+                                               "on the centre of the pan. Type 'done' when placed.",
+                              action={"do": "load", "balance": p.balance, "mass": mass})
+                r = await balance.weigh(stable=True)
+                await ctx.record(RecordedReading(ctx.clock.now(), p.balance, "mass", r.value, r.unit, r.raw,
+                                                 r.value - mass, 0, "unit under test", note=f"loading {i + 1}"))
+                values.append(r.value - mass)
+                await ctx.ask(f"unload_{i + 1}", "Remove the check weight. Type 'done' when removed.",
+                              action={"do": "unload", "balance": p.balance})
+                ctx.progress("step", {"done": i + 1, "of": p.repetitions, "label": f"loading {i + 1}"})
+            await record_ambient(ctx, 0)
+            x = np.asarray(values)
+            await ctx.complete(0, {"value": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
+                                   "n": int(x.size), "reference_mass": mass})
+            saved = ctx.resumed(0)
+    finally:
+        await leave_safe(ctx, {p.balance: balance})
+    check = {"date": today.isoformat(), **saved}
+    checks = [{k: c[k] for k in ("date", "value", "sd", "n")} for c in earlier] + [check]
+    values = [c["value"] for c in checks]
+    chart = control_chart(values) if len(values) >= 2 and np.ptp(values) > 0 else None
+    calibrated = date.fromisoformat(p.calibrated_on)
+    days = [(date.fromisoformat(c["date"]) - calibrated).days for c in checks]
+    d = rec = None
+    if len(values) >= 3 and len(set(days)) >= 3:
+        d, _ = drift(days, values)
+        rec = next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days)
+    gap = 1 if len(checks) < p.daily_checks else p.monthly_every_days
+    return Outcome(p, check, checks, chart, d, rec, (today + timedelta(days=gap)).isoformat())

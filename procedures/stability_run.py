@@ -1,0 +1,118 @@
+"""Unattended stability run (overnight): one channel read at a fixed interval for hours, with the heat source
+held at a set point if one is named; statistics, drift and a control chart at the end.
+
+Readings are taken on a fixed schedule from the first one, so a run resumed after a crash carries on the same
+grid (the gap is on record as a gap) and ends at the same time. Readings taken while the room is out of limits
+are kept and not used.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from calc.checks import ControlChart, Drift, control_chart, drift
+from calc.stats import describe
+from drivers import TemperatureSource, ThermometerReadout
+
+from .context import RecordedReading, RunContext
+from .results import ResultTable
+from .stability import StabilityCriterion, wait_stable
+from .steps import heat, leave_safe, record_ambient
+
+NAME = "stability-run"
+VERSION = "1.0"
+DESCRIPTION = "Unattended stability run: readings at a fixed interval for hours, statistics and drift"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    readout: str = "ref_readout"
+    channel: int = 1
+    source: str = "dry_block"          # "" when nothing is to be held at a set point
+    set_point: float = 50.0
+    duration_hours: float = 8.0
+    interval: float = 60.0             # seconds between readings
+    stability: StabilityCriterion = field(default_factory=StabilityCriterion)
+
+    def validate(self, ctx: RunContext) -> None:
+        if not isinstance(ctx.instruments.get(self.readout), ThermometerReadout):
+            raise ValueError(f"instrument {self.readout!r} is not a configured thermometer readout")
+        if self.source and not isinstance(ctx.instruments.get(self.source), TemperatureSource):
+            raise ValueError(f"instrument {self.source!r} is not a configured heat source")
+        if self.duration_hours <= 0 or self.interval <= 0 or self.duration_hours * 3600 < 3 * self.interval:
+            raise ValueError("the run needs a positive interval and at least three readings in its duration")
+
+
+@dataclass
+class Outcome:
+    parameters: Parameters
+    n: int
+    mean: float
+    sd: float
+    minimum: float
+    maximum: float
+    drift: Drift                      # per hour
+    chart: ControlChart
+    excluded: int
+
+    def table(self) -> ResultTable:
+        d = self.drift
+        return ResultTable(f"Stability over {self.parameters.duration_hours:g} h "
+                           f"({self.n} readings used, {self.excluded} excluded)",
+                           ["mean", "s", "min", "max", "drift /h", "u(drift) /h", "significant", "run rules"],
+                           [[f"{self.mean:.4f}", f"{self.sd:.4f}", f"{self.minimum:.4f}", f"{self.maximum:.4f}",
+                             f"{d.slope:+.5f}", f"{d.slope_uncertainty:.5f}", "yes" if d.significant else "no",
+                             "in control" if self.chart.in_control else f"{len(self.chart.violations)} violations"]])
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "mean": self.mean, "sd": self.sd, "min": self.minimum, "max": self.maximum,
+                "excluded": self.excluded,
+                "drift_per_hour": {"slope": self.drift.slope, "standard_uncertainty": self.drift.slope_uncertainty,
+                                   "significant": self.drift.significant},
+                "control_chart": {"centre": self.chart.centre, "sigma": self.chart.sigma,
+                                  "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]}}
+
+
+async def run(ctx: RunContext, p: Parameters) -> Outcome:
+    p.validate(ctx)
+    readout = ctx.instruments[p.readout]
+    source = ctx.instruments[p.source] if p.source else None
+    total = int(math.floor(p.duration_hours * 3600 / p.interval)) + 1
+    try:
+        await readout.open()
+        if source is not None:
+            await source.open()
+            await heat(ctx, source, p.set_point)
+
+            async def read() -> float:
+                return (await readout.read(p.channel)).value
+            await wait_stable(ctx, read, p.stability, p.interval / 2, source=source, name=p.source)
+        earlier = [r for r in ctx.readings if r.role == "stability"]
+        start = earlier[0].time if earlier else ctx.clock.now()
+        ctx.event("logging", start=start, readings=total, resumed_with=len(earlier))
+        while True:
+            # The next slot of the grid that has not passed: after a reading, after a suspension, after a crash.
+            index = max(0, math.ceil((ctx.clock.now() - start) / p.interval - 1e-6))
+            if index >= total:
+                break
+            await ctx.clock.sleep(start + index * p.interval - ctx.clock.now())
+            held = await ctx.checkpoint()
+            reading = await readout.read(p.channel)
+            rec = RecordedReading(ctx.clock.now(), p.readout, reading.quantity, reading.value, reading.unit,
+                                  reading.raw, None, None, "stability")
+            if held == "suspended":
+                rec.used, rec.note = False, "taken after ambient conditions were out of limits"
+            await ctx.record(rec)
+            ctx.progress("step", {"done": index + 1, "of": total, "label": f"{reading.value:.4f} {reading.unit}"})
+            if index % max(1, round(3600 / p.interval)) == 0:
+                await record_ambient(ctx, None)
+    finally:
+        if source is not None:
+            await leave_safe(ctx, {p.source: source})
+    used = [r for r in ctx.readings if r.role == "stability" and r.used]
+    values = [r.value for r in used]
+    summary = describe(values)
+    hours = [(r.time - used[0].time) / 3600 for r in used]
+    d, _ = drift(hours, values)
+    return Outcome(p, summary.n, summary.mean, summary.sd, min(values), max(values), d, control_chart(values),
+                   len([r for r in ctx.readings if r.role == "stability"]) - len(used))

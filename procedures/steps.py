@@ -1,0 +1,55 @@
+"""Building blocks every procedure uses: recording the ambient conditions, leaving instruments safe."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drivers.errors import NotSupported
+
+from .context import RecordedReading, RunContext
+
+
+async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedReading]:
+    """One reading of every ambient sensor, on record for the certificate's environmental conditions."""
+    out = []
+    for iid, inst in ctx.instruments.items():
+        if getattr(inst, "kind", "") != "ambient-sensor":
+            continue
+        try:
+            for r in await inst.read():
+                rec = RecordedReading(ctx.clock.now(), iid, r.quantity, r.value, r.unit, r.raw, None, point, "ambient")
+                await ctx.record(rec)
+                out.append(rec)
+        except Exception as exc:     # a missing room reading must not stop a calibration; it is on record
+            ctx.event("ambient_unavailable", instrument=iid, error=str(exc))
+    return out
+
+
+async def leave_safe(ctx: RunContext, instruments: Mapping[str, object]) -> None:
+    """Each instrument to its safe state (calibrator in standby, heat source at its safe set point); a failure
+    to do so is recorded and does not stop the others."""
+    for iid, inst in instruments.items():
+        try:
+            await inst.safe_state()
+            ctx.event("safe_state", instrument=iid)
+        except Exception as exc:
+            ctx.event("safe_state_failed", instrument=iid, error=str(exc))
+
+
+def ambient_summary(readings: list[RecordedReading]) -> dict[str, tuple[float, float]]:
+    """(min, max) of each ambient quantity over the run."""
+    out: dict[str, tuple[float, float]] = {}
+    for r in readings:
+        if r.role == "ambient":
+            lo, hi = out.get(r.quantity, (r.value, r.value))
+            out[r.quantity] = (min(lo, r.value), max(hi, r.value))
+    return out
+
+
+async def heat(ctx: RunContext, source, set_point: float) -> None:
+    """Set the heat source and switch its output on (models without a switch always heat)."""
+    await source.set_point(set_point)
+    try:
+        await source.output(True)
+    except NotSupported:
+        pass
+    ctx.event("heating", set_point=set_point, instrument=source.id)
