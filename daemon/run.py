@@ -2,7 +2,8 @@
 
 Everything read goes to the records database as it is read; `--resume RUN_ID` continues a run that was
 killed. Ctrl-C (or SIGTERM) aborts at the next safe point with the instruments left safe; a second Ctrl-C
-stops at once (the safe state is still applied on the way out).
+stops at once (the safe state is still applied on the way out). SIGUSR1 pauses at the next safe point and
+SIGUSR2 resumes.
 """
 from __future__ import annotations
 
@@ -151,6 +152,9 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                     work.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, on_signal, sig.name)
+            # Pause and resume from another terminal: kill -USR1 / -USR2 <pid> (the service does it over MQTT).
+            loop.add_signal_handler(signal.SIGUSR1, ctx.control.pause)
+            loop.add_signal_handler(signal.SIGUSR2, ctx.control.resume)
             try:
                 outcome = await work
             except RunRefused as exc:
@@ -163,7 +167,7 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                 raise click.ClickException(f"run {run_id} stopped; resume it with `labd run --resume {run_id}`") \
                     from None
             finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
                     loop.remove_signal_handler(sig)
     certificate = None
     if isinstance(outcome, ThermometerOutcome):

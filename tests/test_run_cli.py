@@ -110,3 +110,26 @@ def test_resume_refuses_a_finished_run_and_run_refuses_an_unauthorised_operator(
     proc = subprocess.run([*LABD, "run", "--resume", "nope", "--records", str(tmp_path / "labd.sqlite")],
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
+
+
+def test_sigusr1_pauses_and_sigusr2_resumes(tmp_path):
+    db = tmp_path / "labd.sqlite"
+    proc = _start(tmp_path, "thermometer-calibration", *QUICK)
+    try:
+        _wait_for(db, "SELECT COUNT(*) FROM readings WHERE role = 'unit under test'")
+        proc.send_signal(signal.SIGUSR1)
+        _wait_for(db, "SELECT COUNT(*) FROM events WHERE kind = 'paused'")
+        with sqlite3.connect(db) as conn:
+            held = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+        time.sleep(1.0)            # 400 simulated seconds: a running calibration would take readings
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == held
+        proc.send_signal(signal.SIGUSR2)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out + err
+    with RecordsReader(db) as reader:
+        (run,) = reader.runs()
+        kinds = [e["kind"] for e in reader.events(run.run_id)]
+    assert run.state == "completed" and kinds.index("paused") < kinds.index("resumed")
