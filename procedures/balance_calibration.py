@@ -90,22 +90,30 @@ def _reference(ctx: RunContext, p: Parameters, load: float) -> tuple[float, floa
 
 async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: float, label: str,
                    position: str | None = None) -> float:
-    """Zero indication, place the load, read it stable, remove it: one loading."""
-    await ctx.checkpoint()
-    zero = await balance.weigh(stable=True)
-    await ctx.record(RecordedReading(ctx.clock.now(), p.balance, "mass", zero.value, zero.unit, zero.raw, None,
-                                     point, "zero", note=label))
+    """Zero indication, place the load, read it stable, remove it: one loading. A loading during which the
+    room went out of limits is kept on record, not used, and done again."""
     mass, _, _, pieces = _reference(ctx, p, load)
     where = f" at the {position}" if position else ""
-    await ctx.ask(f"load_{point}_{label}", f"Place {' + '.join(f'{w:g} g' for w in pieces)} on the pan{where} "
-                                          f"({label}). Type 'done' when placed.",
-                  action={"do": "load", "balance": p.balance, "mass": mass, "position": position})
-    reading = await balance.weigh(stable=True)
-    await ctx.record(RecordedReading(ctx.clock.now(), p.balance, "mass", reading.value, reading.unit, reading.raw,
-                                     None, point, "unit under test", note=label))
-    await ctx.ask(f"unload_{point}_{label}", "Remove the weights from the pan. Type 'done' when removed.",
-                  action={"do": "unload", "balance": p.balance})
-    return reading.value
+    while True:
+        await ctx.checkpoint()
+        zero = await balance.weigh(stable=True)
+        t_zero = ctx.clock.now()
+        await ctx.ask(f"load_{point}_{label}", f"Place {' + '.join(f'{w:g} g' for w in pieces)} on the pan{where} "
+                                              f"({label}). Type 'done' when placed.",
+                      action={"do": "load", "balance": p.balance, "mass": mass, "position": position})
+        reading = await balance.weigh(stable=True)
+        t_load = ctx.clock.now()
+        await ctx.ask(f"unload_{point}_{label}", "Remove the weights from the pan. Type 'done' when removed.",
+                      action={"do": "unload", "balance": p.balance})
+        held = await ctx.checkpoint()
+        for r, t, role in ((zero, t_zero, "zero"), (reading, t_load, "unit under test")):
+            rec = RecordedReading(t, p.balance, "mass", r.value, r.unit, r.raw, None, point, role,
+                                  note=label)
+            if held == "suspended":
+                rec.used, rec.note = False, f"{label}: taken while ambient conditions were out of limits"
+            await ctx.record(rec)
+        if held != "suspended":
+            return reading.value
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
