@@ -155,6 +155,44 @@ def run(procedure, config_dir, simulate, speed, params, answers, operator, recor
                                        operator=operator, resume=resume, sim_start=start)))
 
 
+@main.command()
+@click.option("--config", "config_dir", type=click.Path(), default=None, help="Configuration folder.")
+@click.option("--simulate", is_flag=True, help="Serve the simulated lab, started in this process.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Time acceleration when simulating.")
+@click.option("--mqtt", "mqtt_url", default=None, metavar="URL",
+              help="mqtt://user:password@host:port (or mqtts://); overrides LABD_MQTT_URL and lab.toml.")
+@click.option("--influx", "influx_url", default=None, metavar="URL",
+              help="http://host:port of a server with the InfluxDB v2 write API; overrides LABD_INFLUX_URL.")
+@click.option("--records", type=click.Path(dir_okay=False), default=None,
+              help="Records database (default: lab.records in lab.toml).")
+@click.option("--seed", type=int, default=None, help="Random seed of the simulated lab.")
+@click.option("--sim-date", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
+              help="Date and time the simulated lab's clock starts at.")
+def serve(config_dir, simulate, speed, mqtt_url, influx_url, records, seed, sim_date) -> None:
+    """Run the service: procedures on command (MQTT) and on schedule, live readings, records, streaming."""
+    from .mqtt import BrokerAddress, MqttUrlError
+    from .service import Service
+    config = _config(config_dir)
+    start = sim_date.replace(tzinfo=timezone.utc).timestamp() if sim_date else None
+    service = Service(config, simulate=simulate, speed=speed, seed=seed, mqtt_url=mqtt_url, influx_url=influx_url,
+                      records_path=records, sim_start=start)
+    if service.mqtt_url:
+        try:
+            BrokerAddress.parse(service.mqtt_url)
+        except MqttUrlError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    async def main_() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    logging.getLogger("labd").setLevel(logging.INFO)
+    asyncio.run(main_())
+
+
 def _reader(config_dir: str | None, records: str | None):
     from .records import RecordsError, RecordsReader
     from .run import records_path

@@ -101,10 +101,33 @@ class OperatorConfig(_Strict):
 
 class ScheduleConfig(_Strict):
     procedure: str
-    every: str | None = None        # "daily", "monthly", "weekly"
-    at: str = "02:00"
+    every: str                      # "daily", "weekly", "monthly", or an interval such as "90s", "15m", "6h"
+    at: str = "02:00"               # UTC time of day for daily, weekly and monthly
     params: dict[str, Any] = {}
     operator: str = "scheduler"
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: str) -> str:
+        import re
+        if v not in ("daily", "weekly", "monthly") and not re.fullmatch(r"\d+(\.\d+)?[smh]", v):
+            raise ValueError("expected daily, weekly, monthly or an interval like 90s, 15m, 6h")
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        import re
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError("expected a time of day HH:MM")
+        return v
+
+
+class ServiceConfig(_Strict):
+    monitor_interval: float = Field(default=5.0, gt=0)   # seconds between live readings of idle instruments
+    on_restart: str = Field(default="resume", pattern="^(resume|mark)$")   # runs found unfinished after a crash
+    dashboard_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 class MqttConfig(_Strict):
@@ -139,6 +162,7 @@ class Config(BaseModel):
     mqtt: MqttConfig = MqttConfig()
     influx: InfluxConfig = InfluxConfig()
     environment: EnvironmentLimits = EnvironmentLimits()
+    service: ServiceConfig = ServiceConfig()
     instruments: dict[str, InstrumentConfig]
     standards: dict[str, StandardConfig] = {}
     operators: dict[str, OperatorConfig] = {}
@@ -180,13 +204,15 @@ def load_config(directory: Path | str | None = None) -> Config:
     if not lab_path.exists():
         raise ConfigError(lab_path, "", "file missing")
     lab_data = _read(lab_path)
-    unknown = set(lab_data) - {"lab", "mqtt", "influx", "environment"}
+    unknown = set(lab_data) - {"lab", "mqtt", "influx", "environment", "service"}
     if unknown:
-        raise ConfigError(lab_path, sorted(unknown)[0], "unknown table (expected lab, mqtt, influx, environment)")
+        raise ConfigError(lab_path, sorted(unknown)[0],
+                          "unknown table (expected lab, mqtt, influx, environment, service)")
     lab = _validate(lab_path, LabConfig, lab_data.get("lab", {}), "lab")
     mqtt = _validate(lab_path, MqttConfig, lab_data.get("mqtt", {}), "mqtt")
     influx = _validate(lab_path, InfluxConfig, lab_data.get("influx", {}), "influx")
     environment = _validate(lab_path, EnvironmentLimits, lab_data.get("environment", {}), "environment")
+    service = _validate(lab_path, ServiceConfig, lab_data.get("service", {}), "service")
     inst_path = d / "instruments.toml"
     instruments = _table(inst_path, _read(inst_path), "instruments", InstrumentConfig) if inst_path.exists() else {}
     std_path = d / "standards.toml"
@@ -205,5 +231,8 @@ def load_config(directory: Path | str | None = None) -> Config:
     sensor = environment.sensor
     if sensor is not None and sensor not in instruments:
         raise ConfigError(lab_path, "environment.sensor", f"no instrument {sensor!r} in {inst_path.name}")
-    return Config(directory=d, lab=lab, mqtt=mqtt, influx=influx, environment=environment, instruments=instruments, standards=standards, operators=operators,
-                  schedules=schedules)
+    for i, sched in enumerate(schedules):
+        if sched.operator not in operators and operators:
+            raise ConfigError(sched_path, f"schedules.{i}.operator", f"{sched.operator!r} is not in {op_path.name}")
+    return Config(directory=d, lab=lab, mqtt=mqtt, influx=influx, environment=environment, service=service,
+                  instruments=instruments, standards=standards, operators=operators, schedules=schedules)

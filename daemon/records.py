@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,10 @@ def _schema() -> str:
     for op in ("UPDATE", "DELETE"):
         parts.append(f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit "
                      f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;")
-    parts += ["CREATE INDEX IF NOT EXISTS readings_run ON readings(run_id, id);",
+    # The outbox is not a record: lines for the time-series server, written in the same transaction as the
+    # reading they carry (so a recorded reading always reaches the server), deleted once the server has them.
+    parts += ["CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, line TEXT NOT NULL);",
+              "CREATE INDEX IF NOT EXISTS readings_run ON readings(run_id, id);",
               "CREATE INDEX IF NOT EXISTS events_run ON events(run_id, kind, id);",
               "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);",
               f"INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA_VERSION}');"]
@@ -90,6 +93,12 @@ class _Writer:
         self.conn = conn
         row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self.seq, self.head = (row[0], row[1]) if row else (0, GENESIS)
+        self.outbox_added = False
+
+    def outbox(self, lines: list[str]) -> None:
+        if lines:
+            self.conn.executemany("INSERT INTO outbox (line) VALUES (?)", [(line,) for line in lines])
+            self.outbox_added = True
 
     def append(self, table: str, values: tuple) -> str:
         cols = TABLES[table]
@@ -106,7 +115,14 @@ class _Writer:
 
 
 class Records:
-    """The write side, for the event loop. `open()` before use, `close()` flushes and stops the thread."""
+    """The write side, for the event loop. `open()` before use, `close()` flushes and stops the thread.
+
+    `outbox_line(run_id, reading)`, when set, formats a reading for the time-series server; the line is queued
+    in the outbox with the reading, and `on_outbox()` is called (from the writer thread) after each commit
+    that added lines."""
+
+    outbox_line: Callable[[str, Any], str | None] | None = None
+    on_outbox: Callable[[], None] | None = None
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -155,6 +171,9 @@ class Records:
                     conn.execute("RELEASE op")
                     done.append((fut, None, exc))
             conn.execute("COMMIT")
+            if writer.outbox_added and self.on_outbox is not None:
+                writer.outbox_added = False
+                self.on_outbox()
             for fut, result, exc in done:   # only after the commit: a resolved future means durable
                 if fut is not None and not fut.done():
                     fut.set_exception(exc) if exc else fut.set_result(result)
@@ -182,7 +201,29 @@ class Records:
     async def reading(self, run_id: str, attempt: int, r) -> int:
         values = (run_id, attempt, r.time, r.instrument, r.quantity, r.value, r.unit, r.raw, r.corrected, r.point,
                   r.role, int(r.used), r.note)
-        return int(await self._do(lambda w: w.append("readings", values)))
+        line = self.outbox_line(run_id, r) if self.outbox_line is not None else None
+
+        def op(w: _Writer) -> int:
+            key = int(w.append("readings", values))
+            if line:
+                w.outbox([line])
+            return key
+        return await self._do(op)
+
+    def stream_only(self, lines: list[str]) -> None:
+        """Lines for the time-series server that are not records (live monitoring between runs)."""
+        self._submit(lambda w: w.outbox(lines), False)
+
+    async def take_outbox(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest lines waiting for the time-series server, in order."""
+        return await self._do(lambda w: w.conn.execute("SELECT id, line FROM outbox ORDER BY id LIMIT ?",
+                                                       (limit,)).fetchall())
+
+    async def drop_outbox(self, up_to: int) -> None:
+        await self._do(lambda w: w.conn.execute("DELETE FROM outbox WHERE id <= ?", (up_to,)))
+
+    async def outbox_size(self) -> int:
+        return await self._do(lambda w: w.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def event(self, run_id: str, attempt: int, time_: float, kind: str, data: dict) -> None:
         """Queued in order behind everything before it; `flush()` waits for it to be on disk."""
@@ -313,6 +354,3 @@ class RecordsReader:
                     problems.append(f"{table} {key}: not in the audit trail (inserted behind its back)")
         return Verification(count, prev, tuple(problems))
 
-
-def iter_rows(reader: RecordsReader, table: str) -> Iterator[sqlite3.Row]:
-    yield from reader.conn.execute(f"SELECT * FROM {table}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +65,30 @@ def instrument():
             await inst.close()
 
     return _instrument
+
+
+@pytest.fixture
+def mosquitto():
+    """A real Mosquitto broker on loopback with passwords and an ACL; `.stop()` / `.start()` for outages."""
+    from .realparts import Mosquitto
+    server = Mosquitto()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def victoria():
+    """A real VictoriaMetrics accepting the InfluxDB v2 write API; `.stop()` / `.start()` keep its data."""
+    from .realparts import VictoriaMetrics
+    server = VictoriaMetrics()
+    server.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{server.url}/health", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield server
+    server.close()

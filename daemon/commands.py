@@ -1,0 +1,85 @@
+"""Commands to the service (MQTT `<root>/cmd`, and the dashboard): parsed and validated before anything acts.
+
+A command is a JSON object `{"id": ..., "action": ..., "operator": ..., ...}`. Every problem gives one clear
+sentence naming the field; nothing in a payload can raise past `parse()`. See docs/mqtt.md.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MAX_PAYLOAD = 64 * 1024
+ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ACTIONS = ("start", "pause", "resume", "abort", "answer", "status", "list")
+
+
+class CommandError(ValueError):
+    def __init__(self, message: str, command_id: str | None = None) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ID.pattern)
+    action: Literal["start", "pause", "resume", "abort", "answer", "status", "list"]
+    operator: str | None = Field(default=None, min_length=1, max_length=64)
+    procedure: str | None = Field(default=None, min_length=1, max_length=64)
+    params: dict[str, Any] = {}
+    run_id: str | None = Field(default=None, pattern=ID.pattern)
+    prompt: str | None = Field(default=None, min_length=1, max_length=128)
+    value: str | float | int | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    what: Literal["procedures", "instruments", "runs"] | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Command":
+        need = {"start": ("operator", "procedure"), "pause": ("operator",), "resume": ("operator",),
+                "abort": ("operator",), "answer": ("operator", "prompt", "value")}.get(self.action, ())
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"action {self.action!r} needs {', '.join(missing)}")
+        for key, value in self.params.items():
+            if not isinstance(value, (str, int, float, bool, list)) or isinstance(value, list) and not all(
+                    isinstance(v, (str, int, float)) for v in value):
+                raise ValueError(f"params.{key}: values must be text, numbers, booleans or lists of them")
+        return self
+
+
+def best_effort_id(payload: bytes) -> str | None:
+    """The command's id if one can be read, so that even a bad command gets its reply where it is awaited."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    cid = data.get("id") if isinstance(data, dict) else None
+    return cid if isinstance(cid, str) and ID.match(cid) else None
+
+
+def parse(payload: bytes) -> Command:
+    cid = best_effort_id(payload)
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandError(f"command too large ({len(payload)} bytes; at most {MAX_PAYLOAD})", cid)
+    try:
+        data = json.loads(payload)
+    except UnicodeDecodeError:
+        raise CommandError("command is not UTF-8 text", cid) from None
+    except ValueError as exc:
+        raise CommandError(f"command is not valid JSON: {exc}", cid) from None
+    if not isinstance(data, dict):
+        raise CommandError("command must be a JSON object", cid)
+    try:
+        return Command.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "command"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field (known: {', '.join(Command.model_fields)})"
+        elif err["type"] == "literal_error" and where == "action":
+            msg = f"unknown action {data.get('action')!r}; one of {', '.join(ACTIONS)}"
+        raise CommandError(f"{where}: {msg}" if where != "command" else msg, cid) from None

@@ -1,0 +1,110 @@
+"""The real servers the daemon talks to, started on loopback on free ports: Mosquitto (with passwords and an
+ACL) and VictoriaMetrics (InfluxDB v2 write API). Each can be stopped and started again mid-test, on the same
+port and, for VictoriaMetrics, the same storage, to play an outage."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+USERS = {"labd": "labd-secret", "tech": "tech-secret", "viewer": "viewer-secret"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout} s")
+
+
+class Server:
+    def __init__(self) -> None:
+        # Mosquitto started as root drops to the mosquitto user, which must be able to read its files.
+        self.dir = Path(tempfile.mkdtemp(prefix="labd-real-"))
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.log = open(self.dir / "server.log", "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            _wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"{self.command()[0]} did not start: {(self.dir / 'server.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+            self.log.close()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Mosquitto(Server):
+    def __init__(self) -> None:
+        super().__init__()
+        passwd = self.dir / "passwd"
+        passwd.touch()
+        for user, password in USERS.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True)
+        (self.dir / "acl").write_text("user labd\ntopic readwrite labd/#\n\n"
+                                      "user tech\ntopic readwrite labd/#\n\n"
+                                      "user viewer\ntopic read labd/#\n")
+        (self.dir / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+            f"acl_file {self.dir / 'acl'}\npersistence false\nlog_dest stderr\n")
+        for f in self.dir.iterdir():
+            os.chmod(f, 0o644)
+
+    def command(self) -> list[str]:
+        return ["mosquitto", "-c", str(self.dir / "mosquitto.conf")]
+
+    def url(self, user: str = "labd") -> str:
+        return f"mqtt://{user}:{USERS[user]}@127.0.0.1:{self.port}"
+
+
+class VictoriaMetrics(Server):
+    def command(self) -> list[str]:
+        return ["victoria-metrics", f"-storageDataPath={self.dir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR"]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def export(self, match: str = '{__name__=~"reading_.*"}') -> list[dict]:
+        """Every stored series matching `match`, as VictoriaMetrics exports them (JSON lines)."""
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as resp:
+            return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
+

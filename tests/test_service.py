@@ -1,0 +1,184 @@
+"""The service end to end with the real parts: simulated lab + labd serve + Mosquitto + VictoriaMetrics, driven
+by a plain MQTT client as a technician's tablet would."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from daemon.config import load_config
+from daemon.records import RecordsReader
+from daemon.service import Service
+
+from .conftest import CONFIG
+from .realparts import USERS
+
+ROOT = "labd/bench-1"
+QUICK = {"set_points": [30.0], "repetitions": 3, "stability.window": 6, "interval": 10.0}
+
+
+@contextlib.asynccontextmanager
+async def running_service(tmp_path: Path, mosquitto, victoria=None, **kw):
+    service = Service(load_config(CONFIG), simulate=True, speed=kw.pop("speed", 400), seed=kw.pop("seed", 3),
+                      mqtt_url=mosquitto.url("labd"), influx_url=victoria.url if victoria else None,
+                      records_path=str(tmp_path / "labd.sqlite"), sim_start=time.time() - 2 * 86400, **kw)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.wait_for(service.ready.wait(), 30)
+    await asyncio.wait_for(service.bus.connected.wait(), 10)
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+def tablet(mosquitto, user: str = "tech") -> aiomqtt.Client:
+    return aiomqtt.Client("127.0.0.1", mosquitto.port, username=user, password=USERS[user],
+                          protocol=aiomqtt.ProtocolVersion.V5, identifier=f"tablet-{user}-{time.monotonic_ns()}")
+
+
+async def send(client: aiomqtt.Client, **command) -> None:
+    await client.publish(f"{ROOT}/cmd", json.dumps(command), qos=1)
+
+
+async def follow_calibration(client: aiomqtt.Client, *, on_reading=None, timeout: float = 120.0) -> dict:
+    """Start a quick calibration, answer its prompt, follow it to its result. Returns what was seen."""
+    seen = {"readings": [], "states": [], "reply": None, "result": None}
+    await send(client, id="c1", action="start", operator="demo", procedure="thermometer-calibration", params=QUICK)
+    answered = False
+    async with asyncio.timeout(timeout):
+        async for m in client.messages:
+            topic, data = str(m.topic), json.loads(m.payload)
+            if topic == f"{ROOT}/reply/c1":
+                assert data["ok"], data
+                seen["reply"] = data
+            elif topic.endswith("/state") and "/runs/" in topic:
+                seen["states"].append(data)
+                if data["prompt"] and data["prompt"]["key"] == "insert_probes" and not answered:
+                    answered = True
+                    await send(client, id="a1", action="answer", operator="demo", run_id=data["run_id"],
+                               prompt="insert_probes", value="done")
+            elif "/instruments/" in topic and data.get("run_id"):
+                seen["readings"].append(data)
+                if on_reading:
+                    await on_reading(len(seen["readings"]))
+            elif topic.endswith("/result"):
+                seen["result"] = data
+                return seen
+    return seen
+
+
+async def test_a_technician_runs_a_calibration_over_mqtt_and_every_reading_is_recorded_and_streamed(
+        tmp_path, mosquitto, victoria):
+    async with running_service(tmp_path, mosquitto, victoria) as service:
+        async with tablet(mosquitto) as client:
+            await client.subscribe(f"{ROOT}/#", qos=1)
+            seen = await follow_calibration(client)
+            run_id = seen["reply"]["run_id"]
+            assert seen["result"]["run_id"] == run_id
+            assert seen["result"]["results"][0]["nominal"] == 30.0
+            assert any(s["prompt"] and s["prompt"]["key"] == "insert_probes" for s in seen["states"])
+            assert seen["states"][-1]["state"] == "completed"
+        assert await service.streamer.drained(30)
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        recorded = reader.readings(run_id)
+        assert reader.run(run_id).state == "completed"
+        assert reader.verify().ok
+        commands = reader.conn.execute("SELECT outcome FROM commands").fetchall()
+    assert len(recorded) == len(seen["readings"]) >= 6          # every live reading of the run is on record
+    assert [tuple(c) for c in commands] == [("ok",), ("ok",)]    # the start and the answer
+    series = [s for s in victoria.export('{__name__="reading_raw_value"}') if s["metric"].get("run") == run_id]
+    streamed = sorted((t, v) for s in series for t, v in zip(s["timestamps"], s["values"]))
+    expected = sorted((round(r["time"] * 1000), r["value"]) for r in recorded)
+    assert len(streamed) == len(expected)
+    for (t1, v1), (t2, v2) in zip(streamed, expected):
+        assert t1 == t2 and v1 == pytest.approx(v2, rel=1e-9)
+
+
+async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosquitto):
+    async with running_service(tmp_path, mosquitto) as service:
+        async with tablet(mosquitto) as client:
+            await client.subscribe(f"{ROOT}/reply/#", qos=1)
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = "labd/tablets/t1/inbox"
+            props.CorrelationData = b"corr-42"
+            await client.subscribe("labd/tablets/t1/inbox", qos=1)
+            cases = [
+                (b"not json", "invalid", "not valid JSON"),
+                (b'{"id": "b1", "action": "fly"}', "b1", "unknown action 'fly'"),
+                (b'{"id": "b2", "action": "start", "operator": "demo"}', "b2", "needs procedure"),
+                (b'{"id": "b3", "action": "start", "operator": "trainee", "procedure": "thermometer-calibration"}',
+                 "b3", "not authorised for thermometer-calibration"),
+                (b'{"id": "b4", "action": "start", "operator": "demo", "procedure": "thermometer-calibration", '
+                 b'"params": {"repetitions": "many"}}', "b4", "repetitions"),
+                (b'{"id": "b5", "action": "abort", "operator": "demo"}', "b5", "no active run"),
+                (b'{"id": "b6", "action": "status", "bogus": 1}', "b6", "unknown field"),
+                (b'[1, 2]', "invalid", "must be a JSON object"),
+            ]
+            for payload, _, _ in cases:
+                await client.publish(f"{ROOT}/cmd", payload, qos=1)
+            await client.publish(f"{ROOT}/cmd", json.dumps({"id": "s1", "action": "status"}), qos=1, properties=props)
+            replies, inbox = {}, None
+            async with asyncio.timeout(20):
+                async for m in client.messages:
+                    data = json.loads(m.payload)
+                    if str(m.topic) == "labd/tablets/t1/inbox":
+                        inbox = (data, m.properties.CorrelationData)
+                    else:
+                        replies.setdefault(str(m.topic).rsplit("/", 1)[1], []).append(data)
+                    if inbox and "s1" in replies and len(replies) >= 8:
+                        break
+    for _, key, text in cases:
+        assert any(text in r["error"] and not r["ok"] for r in replies[key]), (key, replies.get(key))
+    assert replies["s1"][0]["ok"] and replies["s1"][0]["state"] == "online"
+    assert inbox[0]["id"] == "s1" and inbox[1] == b"corr-42"        # MQTT 5 request/response
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        outcomes = [r[0] for r in reader.conn.execute("SELECT outcome FROM commands")]
+        assert reader.runs() == []                                   # nothing was started
+    assert sum(o.startswith(("invalid", "refused")) for o in outcomes) == len(cases)
+    assert any("not authorised" in o for o in outcomes)              # the refused start is on record
+
+
+async def test_the_broker_going_away_mid_run_loses_nothing(tmp_path, mosquitto):
+    async with running_service(tmp_path, mosquitto) as service:
+        async with tablet(mosquitto) as client:
+            await client.subscribe(f"{ROOT}/#", qos=1)
+            await send(client, id="c1", action="start", operator="demo", procedure="thermometer-calibration",
+                       params=QUICK)
+            async with asyncio.timeout(30):
+                async for m in client.messages:
+                    data = json.loads(m.payload)
+                    if "/runs/" in str(m.topic) and data.get("prompt"):
+                        await send(client, id="a1", action="answer", operator="demo", run_id=data["run_id"],
+                                   prompt="insert_probes", value="done")
+                        run_id = data["run_id"]
+                        break
+        mosquitto.stop()                                   # the broker dies mid-run…
+        await asyncio.sleep(1.0)
+        assert not service.bus.connected.is_set()
+        mosquitto.start()                                  # …and comes back (without its retained messages)
+        await asyncio.wait_for(service.bus.connected.wait(), 20)
+        async with tablet(mosquitto, "viewer") as client:
+            await client.subscribe(f"{ROOT}/runs/{run_id}/result", qos=1)
+            async with asyncio.timeout(120):
+                async for m in client.messages:
+                    result = json.loads(m.payload)
+                    break
+            await client.subscribe(f"{ROOT}/status", qos=1)
+            async with asyncio.timeout(10):
+                async for m in client.messages:
+                    if str(m.topic).endswith("/status"):
+                        assert json.loads(m.payload)["state"] == "online"   # republished after the restart
+                        break
+    assert result["run_id"] == run_id
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        assert reader.run(run_id).state == "completed"
+        assert len([r for r in reader.readings(run_id) if r["role"] == "unit under test"]) == 3
