@@ -137,13 +137,13 @@ async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Any:
         await _flush(ctx)
         raise RunRefused(str(exc)) from None
     except Aborted as exc:
-        set_state(ctx, "aborted", error=str(exc))
+        set_state(ctx, "aborted", error=f"{exc}; {_safety(ctx)}")
         await _flush(ctx)
-        raise RunFailed(ctx.run_id, "aborted", f"{exc}; instruments left safe") from None
+        raise RunFailed(ctx.run_id, "aborted", f"{exc}; {_safety(ctx)}") from None
     except (InstrumentError, TimeoutError, AnswerError, OSError) as exc:
-        set_state(ctx, "failed", error=str(exc))
+        set_state(ctx, "failed", error=f"{exc}; {_safety(ctx)}")
         await _flush(ctx)
-        raise RunFailed(ctx.run_id, "failed", f"{exc}; instruments left safe") from None
+        raise RunFailed(ctx.run_id, "failed", f"{exc}; {_safety(ctx)}") from None
     except asyncio.CancelledError:
         set_state(ctx, "interrupted", error="stopped before it finished")
         await _flush(ctx)
@@ -157,6 +157,15 @@ async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Any:
     set_state(ctx, "completed")
     await _flush(ctx)
     return outcome
+
+
+def _safety(ctx: RunContext) -> str:
+    """Say the instruments were left safe only when every attempt to do so succeeded."""
+    failed = [e for e in ctx.events if e["event"] == "safe_state_failed"]
+    if failed:
+        return "CHECK THE BENCH: " + "; ".join(f"{e['instrument']} could not be made safe ({e['error']})"
+                                               for e in failed)
+    return "instruments left safe"
 
 
 async def _flush(ctx: RunContext) -> None:
