@@ -34,6 +34,8 @@ test: $(STAMP) real-parts
 bench: $(BENCH_STAMP)
 	$(PY) bench/drivers_roundtrip.py
 	$(PY) bench/calc_speed.py
+	bash tests/install-real-parts.sh
+	$(PY) bench/daemon_throughput.py
 
 clean:
 	rm -rf $(VENV) demo-output validation-report .pytest_cache .hypothesis

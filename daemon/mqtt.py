@@ -8,6 +8,7 @@ readings are best effort (QoS 0, dropped while disconnected); replies and run st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -58,7 +59,7 @@ Handler = Callable[[bytes, str | None, bytes | None], Awaitable[None]]
 
 class Bus:
     def __init__(self, url: str, root: str, *, identifier: str, on_command: Handler,
-                 tls_context: ssl.SSLContext | None = None, queue_size: int = 10_000) -> None:
+                 tls_context: ssl.SSLContext | None = None, queue_size: int = 100_000) -> None:
         self.address = BrokerAddress.parse(url)
         self.root = root.rstrip("/")
         self.identifier = identifier
@@ -108,6 +109,7 @@ class Bus:
                                           will=will, tls_context=self.tls_context, keepalive=15,
                                           timeout=10) as client:
                     self._client = client
+                    client.pending_calls_threshold = 1000   # our batches are bounded; no warning per publish
                     await client.subscribe(f"{self.root}/cmd", qos=1)
                     for topic, payload in list(self.retained.items()):
                         await client.publish(topic, payload, qos=1, retain=True)
@@ -137,14 +139,22 @@ class Bus:
             backoff = min(backoff * 2, 10.0)
 
     async def _send(self, client: aiomqtt.Client) -> None:
+        # What is queued goes out together: each publish waits for paho to write it, and waiting for them one
+        # by one would cost a loop iteration per message. Batches stay small because aiomqtt counts its pending
+        # calls on every publish.
         while True:
-            topic, payload, qos, retain, props = await self._out.get()
-            try:
-                await client.publish(topic, payload, qos=qos, retain=retain, properties=props, timeout=10)
-            except aiomqtt.MqttError:
-                if qos > 0 or retain:   # put it back for the next connection; readings are not worth it
-                    self._out.put_nowait((topic, payload, qos, retain, props))
-                raise
+            batch = [await self._out.get()]
+            while len(batch) < 200 and not self._out.empty():
+                batch.append(self._out.get_nowait())
+            results = await asyncio.gather(*(client.publish(t, p, qos=q, retain=r, properties=pr, timeout=10)
+                                             for t, p, q, r, pr in batch), return_exceptions=True)
+            failed = [m for m, res in zip(batch, results) if isinstance(res, Exception)]
+            if failed:
+                for m in failed:
+                    if m[2] > 0 or m[3]:   # replies and states wait for the next connection; readings do not
+                        with contextlib.suppress(asyncio.QueueFull):
+                            self._out.put_nowait(m)
+                raise aiomqtt.MqttError(f"{len(failed)} publishes failed")
 
     async def goodbye(self, reason: str) -> None:
         """Retained offline status before a clean stop (the will covers the unclean ones)."""

@@ -91,7 +91,11 @@ class _Writer:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        self.reload()
+
+    def reload(self) -> None:
+        """The chain's head as committed (after a rollback)."""
+        row = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self.seq, self.head = (row[0], row[1]) if row else (0, GENESIS)
         self.outbox_added = False
 
@@ -114,6 +118,12 @@ class _Writer:
         return key
 
 
+def _resolve(done: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, result, exc in done:
+        if not fut.done():
+            fut.set_exception(exc) if exc else fut.set_result(result)
+
+
 class Records:
     """The write side, for the event loop. `open()` before use, `close()` flushes and stops the thread.
 
@@ -131,6 +141,7 @@ class Records:
         self._failure: BaseException | None = None
 
     async def open(self) -> "Records":
+        self._loop = asyncio.get_running_loop()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ready: Future = Future()
         self._thread = threading.Thread(target=self._serve, args=(ready,), name=f"records:{self.path.name}",
@@ -156,40 +167,46 @@ class Records:
                 except queue.Empty:
                     break
             stop = any(item is None for item in batch)
-            done = []
-            conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                if item is None:
-                    continue
-                op, fut = item
-                conn.execute("SAVEPOINT op")
-                try:
-                    done.append((fut, op(writer), None))
-                    conn.execute("RELEASE op")
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    done.append((fut, None, exc))
-            conn.execute("COMMIT")
+            ops = [item for item in batch if item is not None]
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                done = [(fut, op(writer), None) for op, fut in ops]
+                conn.execute("COMMIT")
+            except Exception:
+                # Rare: one operation failed. Roll the batch back and apply each on its own, so that one bad
+                # operation fails alone and the others are kept.
+                conn.execute("ROLLBACK")
+                writer.reload()
+                done = []
+                for op, fut in ops:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        done.append((fut, op(writer), None))
+                        conn.execute("COMMIT")
+                    except Exception as exc:
+                        conn.execute("ROLLBACK")
+                        writer.reload()
+                        done.append((fut, None, exc))
             if writer.outbox_added and self.on_outbox is not None:
                 writer.outbox_added = False
                 self.on_outbox()
-            for fut, result, exc in done:   # only after the commit: a resolved future means durable
-                if fut is not None and not fut.done():
-                    fut.set_exception(exc) if exc else fut.set_result(result)
+            # Only after the commit: a resolved future means durable. One hop to the loop for the whole batch.
+            waiting = [d for d in done if d[0] is not None]
+            if waiting:
+                self._loop.call_soon_threadsafe(_resolve, waiting)
             if stop:
                 conn.close()
                 return
 
-    def _submit(self, op: Callable[[_Writer], Any], wait: bool) -> Future | None:
+    def _submit(self, op: Callable[[_Writer], Any], wait: bool) -> asyncio.Future | None:
         if self._thread is None or not self._thread.is_alive():
             raise RecordsError(f"records {self.path} are not open")
-        fut: Future | None = Future() if wait else None
+        fut = self._loop.create_future() if wait else None
         self._queue.put((op, fut))
         return fut
 
     async def _do(self, op: Callable[[_Writer], Any]) -> Any:
-        return await asyncio.wrap_future(self._submit(op, True))
+        return await self._submit(op, True)
 
     # --- appending -------------------------------------------------------------------------------------------
     async def create_run(self, *, run_id: str, procedure: str, version: str, operator: str, station: str,

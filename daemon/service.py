@@ -140,13 +140,15 @@ class Service:
                     resume: str | None = None) -> str:
         if self.active is not None:
             raise RunRefused(f"busy with run {self.active.run_id} ({self.active.procedure})")
-        previous = None
+        previous, requested_by = None, operator
         if resume:
             previous = await asyncio.to_thread(load_for_resume, self.records.path, resume)
             name, raw, operator = previous.procedure, previous.params, previous.operator
         info = procedure(name)
         params = parameters(info, raw)
         authorise(self.config, operator, info.name)
+        if requested_by and requested_by != operator:   # whoever resumes someone else's run must be competent too
+            authorise(self.config, requested_by, info.name)
         run_id = previous.run_id if previous else new_run_id(self.clock.now())
         used = frozenset(v for v in to_dict(params).values() if isinstance(v, str) and v in self.instruments)
         ctx = RunContext(run_id, info.name, operator, self.instruments, register(self.config.standards), self.clock,

@@ -101,11 +101,12 @@ class RunContext:
         return datetime.fromtimestamp(self.clock.now(), timezone.utc).date()
 
     async def record(self, reading: RecordedReading) -> None:
+        """Returns once the reading is durable. Live views are told at once, while it is being committed."""
         reading.attempt = self.attempt
         self.readings.append(reading)
+        self.progress("reading", {"reading": reading})
         if self.records is not None:
             await self.records.reading(self.run_id, self.attempt, reading)
-        self.progress("reading", {"reading": reading})
 
     def event(self, event: str, /, **data: Any) -> None:
         entry = {"time": self.now_iso(), "event": event, **data}
