@@ -133,6 +133,7 @@ class ServiceConfig(_Strict):
 class MqttConfig(_Strict):
     url: str | None = None
     topic_root: str | None = None
+    ca_file: str | None = None      # CA certificate(s) for an mqtts:// broker not signed by a public CA
 
 
 class InfluxConfig(_Strict):

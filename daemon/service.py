@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,10 @@ class Service:
                                      bucket=os.environ.get("LABD_INFLUX_BUCKET", inf.bucket))
             self._tasks.append(asyncio.create_task(self.streamer.run(), name="stream"))
         if self.mqtt_url:
+            ca_file = os.environ.get("LABD_MQTT_CA_FILE") or self.config.mqtt.ca_file
+            tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
             self.bus = Bus(self.mqtt_url, self.root, identifier=f"labd-{station}-{os.getpid()}",
-                           on_command=self.on_command)
+                           on_command=self.on_command, tls_context=tls)
             self._tasks.append(asyncio.create_task(self.bus.run(), name="mqtt"))
         try:
             async with bench(self.config, simulate=self.simulate, speed=self.speed, seed=self.seed,

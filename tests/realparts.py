@@ -70,8 +70,9 @@ class Server:
 
 
 class Mosquitto(Server):
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         super().__init__()
+        self.tls_port = free_port() if tls else None
         passwd = self.dir / "passwd"
         passwd.touch()
         for user, password in USERS.items():
@@ -79,16 +80,41 @@ class Mosquitto(Server):
         (self.dir / "acl").write_text("user labd\ntopic readwrite labd/#\n\n"
                                       "user tech\ntopic readwrite labd/#\n\n"
                                       "user viewer\ntopic read labd/#\n")
-        (self.dir / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-            f"acl_file {self.dir / 'acl'}\npersistence false\nlog_dest stderr\n")
+        conf = (f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
+                f"acl_file {self.dir / 'acl'}\npersistence false\nlog_dest stderr\nlistener {self.port} 127.0.0.1\n")
+        if self.tls_port:
+            self._certificates()
+            conf += (f"listener {self.tls_port} 127.0.0.1\ncafile {self.dir / 'ca.crt'}\n"
+                     f"certfile {self.dir / 'server.crt'}\nkeyfile {self.dir / 'server.key'}\n")
+        (self.dir / "mosquitto.conf").write_text(conf)
         for f in self.dir.iterdir():
             os.chmod(f, 0o644)
+
+    def _certificates(self) -> None:
+        """A throwaway CA and a server certificate for 127.0.0.1, made with openssl."""
+        d = self.dir
+
+        def run(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=labd test CA")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=127.0.0.1")
+        (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
 
     def command(self) -> list[str]:
         return ["mosquitto", "-c", str(self.dir / "mosquitto.conf")]
 
-    def url(self, user: str = "labd") -> str:
+    def start(self) -> None:
+        super().start()
+        if self.tls_port:
+            _wait_port(self.tls_port)
+
+    def url(self, user: str = "labd", tls: bool = False) -> str:
+        if tls:
+            return f"mqtts://{user}:{USERS[user]}@127.0.0.1:{self.tls_port}"
         return f"mqtt://{user}:{USERS[user]}@127.0.0.1:{self.port}"
 
 

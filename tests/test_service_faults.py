@@ -174,7 +174,7 @@ async def test_sigterm_leaves_the_instruments_safe_and_marks_the_run_interrupted
     assert run.state == "interrupted" and "safe_state" in kinds
 
 
-async def test_a_schedule_starts_its_procedure_and_the_start_is_recorded(tmp_path, mosquitto):
+async def test_a_schedule_starts_its_procedure_and_is_recorded_with_no_broker_at_all(tmp_path):
     config_dir = tmp_path / "config"
     shutil.copytree(CONFIG, config_dir)
     (config_dir / "schedules.toml").write_text(
@@ -182,8 +182,9 @@ async def test_a_schedule_starts_its_procedure_and_the_start_is_recorded(tmp_pat
         'params = { duration_hours = 0.05, interval = 30.0, source = "" }\n')
     from daemon.config import load_config
     from daemon.service import Service
-    service = Service(load_config(config_dir), simulate=True, speed=400, seed=1, mqtt_url=mosquitto.url("labd"),
+    service = Service(load_config(config_dir), simulate=True, speed=400, seed=1,
                       records_path=str(tmp_path / "labd.sqlite"))
+    assert service.mqtt_url is None and service.influx_url is None
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:
@@ -202,3 +203,35 @@ def _no_stray_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     yield
     os.environ.pop("LABD_TEST", None)
+
+
+async def test_the_broker_over_tls_with_a_password(tmp_path, monkeypatch):
+    from .realparts import Mosquitto
+    broker = Mosquitto(tls=True)
+    broker.start()
+    try:
+        monkeypatch.setenv("LABD_MQTT_CA_FILE", str(broker.dir / "ca.crt"))
+        from daemon.config import load_config
+        from daemon.service import Service
+        service = Service(load_config(CONFIG), simulate=True, speed=50, mqtt_url=broker.url("labd", tls=True),
+                          records_path=str(tmp_path / "labd.sqlite"))
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        await asyncio.wait_for(service.ready.wait(), 30)
+        await asyncio.wait_for(service.bus.connected.wait(), 20)
+        assert service.bus.address.tls and service.bus.address.port == broker.tls_port
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        # Without the lab's CA the broker's certificate is refused: no connection.
+        monkeypatch.delenv("LABD_MQTT_CA_FILE")
+        service = Service(load_config(CONFIG), simulate=True, speed=50, mqtt_url=broker.url("labd", tls=True),
+                          records_path=str(tmp_path / "labd2.sqlite"))
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        await asyncio.wait_for(service.ready.wait(), 20)
+        await asyncio.sleep(2.0)
+        assert not service.bus.connected.is_set()
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    finally:
+        broker.close()
