@@ -6,6 +6,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from procedures.results import decimals_of
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -15,7 +17,7 @@ def render_certificate(*, run_id: str, lab, outcome, standards, operator: str, s
     rows = []
     for r in outcome.results:
         value, U = r.reported()
-        decimals = len(U.split(".")[1]) if "." in U else 0
+        decimals = decimals_of(U)
         rows.append({"nominal": f"{r.nominal:g}", "reference": f"{r.reference_mean:.{decimals}f}",
                      "reading": f"{r.uut_mean:.{decimals}f}", "correction": value, "U": U, "k": f"{r.k:.2f}"})
     temps = [a.value for a in outcome.ambient if a.quantity == "temperature"]

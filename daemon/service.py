@@ -98,19 +98,19 @@ class Service:
                         log.warning("instrument %s not available: %s", iid, exc)
                 self._publish("status", self._status(), qos=1, retain=True)
                 await self._recover()
-                self._tasks += [asyncio.create_task(self._monitor(), name="monitor"),
-                                asyncio.create_task(self._scheduler(), name="scheduler")]
+                workers = [asyncio.create_task(self._monitor(), name="monitor"),
+                           asyncio.create_task(self._scheduler(), name="scheduler")]
                 self.ready.set()
                 await stop.wait()
+                # Nothing may start or read while the run is stopped and the instruments are closed.
+                await _cancel(workers)
                 await self._stop_run("the service was stopped")
         finally:
             if self.bus is not None:
                 await self.bus.goodbye("stopped")
             if self.streamer is not None:
                 await self.streamer.drained(timeout=5.0)
-            for t in self._tasks:
-                t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await _cancel(self._tasks)
             if self.streamer is not None:
                 self.streamer.close()
             await self.records.close()
@@ -361,3 +361,13 @@ class Service:
     def _publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False) -> None:
         if self.bus is not None:
             self.bus.publish(topic, data, qos=qos, retain=retain)
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    """Cancel until done: a library that swallows one cancellation must not hang the stop."""
+    pending = [t for t in tasks if not t.done()]
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, still = await asyncio.wait(pending, timeout=1.0)
+        pending = list(still)

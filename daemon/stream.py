@@ -8,6 +8,7 @@ Works with InfluxDB 2.x and 3.x and anything else that accepts /api/v2/write (Vi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -66,10 +67,9 @@ class Streamer:
             if not rows:
                 self._idle.set()
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
                 continue
             self._idle.clear()
             try:

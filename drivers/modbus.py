@@ -61,7 +61,8 @@ class ModbusTransport(Transport):
             assert client is not None
             call = client.read_holding_registers if function == 3 else client.read_input_registers
             try:
-                reply = await asyncio.wait_for(call(address, count=count, device_id=self.unit), timeout)
+                async with asyncio.timeout(timeout):   # not wait_for: it can swallow a cancellation on 3.11
+                    reply = await call(address, count=count, device_id=self.unit)
             except TimeoutError:
                 await self._drop()
                 raise InstrumentTimeout(self.instrument, f"no Modbus reply within {timeout:g} s") from None

@@ -92,7 +92,10 @@ class StreamTransport(LineTransport):
             if remaining <= 0:
                 raise InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s", bytes(proto.buffer))
             try:
-                await asyncio.wait_for(proto.wait_data(), remaining)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+                # arrives as the data does, and a cancelled reader must stop.
+                async with asyncio.timeout(remaining):
+                    await proto.wait_data()
             except TimeoutError:
                 raise InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s", bytes(proto.buffer)) from None
 
@@ -128,9 +131,7 @@ class TcpTransport(StreamTransport):
 
     async def _connect(self) -> None:
         proto = _LineProtocol()
-        transport, _ = await asyncio.wait_for(
-            asyncio.get_running_loop().create_connection(lambda: proto, self.host, self.port),
-            self.settings.timeout,
-        )
+        async with asyncio.timeout(self.settings.timeout):
+            transport, _ = await asyncio.get_running_loop().create_connection(lambda: proto, self.host, self.port)
         proto.transport = transport
         self._protocol = proto

@@ -12,7 +12,7 @@ from calc.balance import BalanceResult, TestLoad, evaluate_balance
 from drivers import Balance
 
 from .context import RecordedReading, RunContext
-from .results import ResultTable, budget_json, finite
+from .results import ResultTable, budget_json, decimals_of, finite
 from .steps import leave_safe, record_ambient
 
 NAME = "balance-calibration"
@@ -58,7 +58,7 @@ class Outcome:
         rows = []
         for r in self.result.loads:
             e, U = r.reported()
-            decimals = len(U.split(".")[1]) if "." in U else 0
+            decimals = decimals_of(U)
             rows.append([f"{r.nominal:g}", f"{r.reference_mass:.{decimals + 1}f}", f"{r.indication:.{decimals}f}",
                          e, U, f"{r.budget.k:.2f}"])
         s, ecc = self.result.repeatability_sd, self.result.eccentricity_max

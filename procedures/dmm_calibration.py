@@ -19,7 +19,7 @@ from calc.budget import BudgetResult, Component, combine, rectangular, round_res
 from drivers import MultifunctionCalibrator, Multimeter
 
 from .context import RecordedReading, RunContext
-from .results import ResultTable, budget_json, finite
+from .results import ResultTable, budget_json, decimals_of, finite
 from .steps import leave_safe, record_ambient
 
 NAME = "dmm-calibration"
@@ -89,7 +89,7 @@ class Outcome:
         rows = []
         for r in self.results:
             e, U = r.reported()
-            decimals = len(U.split(".")[1]) if "." in U else 0
+            decimals = decimals_of(U)
             rows.append([f"{r.nominal:g}", f"{r.reference:.{decimals}f}", f"{r.reading:.{decimals}f}", e, U,
                          f"{r.budget.k:.2f}"])
         return ResultTable("Errors of the multimeter (error = reading − reference), DC voltage",

@@ -34,3 +34,8 @@ def budget_json(b: BudgetResult) -> list[dict[str, Any]]:
 def fixed(value: float, U: float) -> tuple[str, str]:
     """Value and U for a table, rounded as reported (U to two significant digits)."""
     return round_result(value, U)
+
+
+def decimals_of(reported: str) -> int:
+    """Decimal places of a reported number (e.g. of U as rounded), to show the other columns alike."""
+    return len(reported.split(".")[1]) if "." in reported else 0

@@ -12,7 +12,7 @@ from calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
-from .results import ResultTable, budget_json
+from .results import ResultTable, budget_json, decimals_of
 from .steps import heat, leave_safe, record_ambient
 from .stability import StabilityCriterion, wait_stable
 
@@ -70,7 +70,7 @@ class Outcome:
         rows = []
         for r in self.results:
             value, U = r.reported()
-            decimals = len(U.split(".")[1]) if "." in U else 0
+            decimals = decimals_of(U)
             rows.append([f"{r.nominal:g}", f"{r.uut_mean:.{decimals}f}", value, U, f"{r.k:.2f}",
                          "∞" if r.budget.dof == float("inf") else f"{r.budget.dof:.0f}"])
         return ResultTable("Results (correction = reference − reading)",
