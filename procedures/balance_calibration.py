@@ -13,7 +13,7 @@ from drivers import Balance
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import leave_safe, record_ambient
+from .steps import leave_safe, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -118,6 +118,7 @@ async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: fl
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    standards_used(ctx, p.weights)
     balance = ctx.instruments[p.balance]
     total = p.repetitions + len(p.positions) + len(p.test_loads)
     done = 0

@@ -20,7 +20,7 @@ from drivers import MultifunctionCalibrator, Multimeter
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import leave_safe, record_ambient
+from .steps import leave_safe, record_ambient, standards_used
 
 NAME = "dmm-calibration"
 VERSION = "1.0"
@@ -105,6 +105,7 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    standards_used(ctx, p.standard)
     cal, dmm = ctx.instruments[p.calibrator], ctx.instruments[p.multimeter]
     std = ctx.standards[p.standard]
     results = []

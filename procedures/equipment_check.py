@@ -18,7 +18,7 @@ from drivers import Balance
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable
-from .steps import leave_safe, record_ambient
+from .steps import leave_safe, record_ambient, standards_used
 
 NAME = "equipment-check"
 VERSION = "1.0"
@@ -99,6 +99,7 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    standards_used(ctx, p.weights)
     today = ctx.today()
     earlier = await ctx.history(p.series) if ctx.history else []
     if any(c["date"] == today.isoformat() for c in earlier):

@@ -53,3 +53,11 @@ async def heat(ctx: RunContext, source, set_point: float) -> None:
     except NotSupported:
         pass
     ctx.event("heating", set_point=set_point, instrument=source.id)
+
+
+def standards_used(ctx: RunContext, *ids: str) -> None:
+    """Put on record which certificate of each standard the run relies on (traceability)."""
+    for sid in ids:
+        std = ctx.standards[sid]
+        ctx.event("standard_used", standard=sid, serial_number=std.serial_number, certificate=std.certificate,
+                  calibrated=std.calibrated.isoformat(), due=std.due.isoformat())

@@ -13,7 +13,7 @@ from drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of
-from .steps import heat, leave_safe, record_ambient
+from .steps import heat, leave_safe, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -92,6 +92,7 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    standards_used(ctx, p.reference_standard)
     source = ctx.instruments[p.source]
     readout = ctx.instruments[p.readout]
     standard = ctx.standards[p.reference_standard]

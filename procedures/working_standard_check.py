@@ -21,7 +21,7 @@ from drivers import TemperatureSource, ThermometerReadout
 from .context import RecordedReading, RunContext
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
-from .steps import heat, leave_safe, record_ambient
+from .steps import heat, leave_safe, record_ambient, standards_used
 
 NAME = "working-standard-check"
 VERSION = "1.0"
@@ -102,6 +102,7 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    standards_used(ctx, p.working_standard, p.check_standard)
     today = ctx.today().isoformat()
     earlier = await ctx.history(p.series) if ctx.history else []
     same_day = [d for d in earlier if d["date"] == today]

@@ -43,6 +43,8 @@ async def test_corrections_agree_with_the_simulated_truth_within_uncertainty():
     ref = [x for x in ctx.readings if x.role == "reference"]
     assert ref and all(x.corrected is not None and x.corrected != x.value for x in ref)
     assert len([x for x in ctx.readings if x.role == "unit under test"]) == 8
+    (used,) = [e for e in ctx.events if e["event"] == "standard_used"]     # traceability on record
+    assert used["certificate"] == "KAL-2025/0631/SUHU" and used["due"] == "2027-06-30"
 
 
 async def test_expired_standard_is_refused_before_anything_moves():
