@@ -180,12 +180,18 @@ def titration(file, as_json) -> None:
               help="Folder for the validation report (HTML and JSON).")
 @click.option("--cases", "cases_dir", type=click.Path(file_okay=False), default=None,
               help="Reference cases folder (default: the ones shipped with calc).")
-def validate(out, cases_dir) -> None:
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also write the report as PDF.")
+def validate(out, cases_dir, pdf) -> None:
     """Run every reference case through calc and write the software-validation report."""
     from calc.validation import run_cases, write_report
 
     report = run_cases(Path(cases_dir) if cases_dir else None)
     paths = write_report(report, Path(out))
+    if pdf:
+        from .reports import html_to_pdf
+        html = paths[0]
+        html_to_pdf(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
+        paths.append(html.with_suffix(".pdf"))
     t = Table(title=f"Validation of calc {report['software']['version']} "
                     f"(source hash {report['software']['calc_sha256'][:12]})", title_justify="left")
     for col in ("case", "checks", "result"):

@@ -244,6 +244,29 @@ def export(run_id, fmt, output, config_dir, records) -> None:
         click.echo(text, nl=False)
 
 
+@main.command()
+@click.argument("run_id")
+@click.option("--lang", type=click.Choice(["en", "id"]), default="en", show_default=True,
+              help="English or Indonesian.")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html", "both"]), default="both", show_default=True)
+@_config_option
+@_records_option
+def report(run_id, lang, out, fmt, config_dir, records) -> None:
+    """The draft certificate (calibrations) or the check report (intermediate checks) of a completed run."""
+    from .reports import ReportError, load, render
+    from .records import RecordsError
+    from .run import records_path
+    config = _config(config_dir)
+    try:
+        rec = load(records_path(config, records), run_id)
+        paths = render(rec, config.lab, lang, Path(out), ("html", "pdf") if fmt == "both" else (fmt,))
+    except (RecordsError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in paths:
+        console.print(f"written {path}")
+
+
 @main.group()
 def audit() -> None:
     """The records' audit trail."""

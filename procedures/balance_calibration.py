@@ -33,6 +33,8 @@ class Parameters:
     buoyancy_relative: float = 1e-6
     uut_description: str = "Analytical balance"
     uut_serial: str = "BAL-0001"
+    customer: str = ""
+    work_order: str = ""
 
     def validate(self, ctx: RunContext) -> None:
         inst = ctx.instruments.get(self.balance)

@@ -39,6 +39,8 @@ class Parameters:
     stability_relative: float = 5e-6          # calibrator's stability between calibrations, half-width
     uut_description: str = "Digital multimeter"
     uut_serial: str = "DMM-0001"
+    customer: str = ""
+    work_order: str = ""
 
     def validate(self, ctx: RunContext) -> None:
         for iid, kind in ((self.calibrator, MultifunctionCalibrator), (self.multimeter, Multimeter)):

@@ -59,5 +59,6 @@ def standards_used(ctx: RunContext, *ids: str) -> None:
     """Put on record which certificate of each standard the run relies on (traceability)."""
     for sid in ids:
         std = ctx.standards[sid]
-        ctx.event("standard_used", standard=sid, serial_number=std.serial_number, certificate=std.certificate,
+        ctx.event("standard_used", standard=sid, description=std.description, serial_number=std.serial_number,
+                  certificate=std.certificate,
                   calibrated=std.calibrated.isoformat(), due=std.due.isoformat())

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the real servers the tests start on loopback, when they are missing.
+# Installs the real servers the tests start on loopback, and the system parts documents need, when missing.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto mosquitto-clients)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# Documents: Pango for WeasyPrint's PDFs, poppler's pdftoppm/pdftotext for the tests that read them back.
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+ldconfig -p | grep -q 'libpango-1.0.so' || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+ldconfig -p | grep -q 'libharfbuzz-subset.so' || need+=(libharfbuzz-subset0)
+fc-list 2>/dev/null | grep -q DejaVuSans || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "installing ${need[*]}"
 SUDO=""

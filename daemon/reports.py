@@ -1,0 +1,244 @@
+"""Documents from the record: the draft calibration certificate and the intermediate-check report, in HTML and
+PDF (one template; WeasyPrint makes the PDF), in English or Indonesian.
+
+Everything comes from the records database (run, resolved parameters, `standard_used` events, ambient readings,
+results), never from files a run left behind, so a document can always be produced again and matches the
+record. Charts are drawn with matplotlib and embedded as images.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from procedures.results import decimals_of
+
+from .i18n import words
+from .records import RecordsError, RecordsReader, RunSummary
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CALIBRATIONS = ("thermometer-calibration", "balance-calibration", "dmm-calibration")
+CHECKS = ("equipment-check", "working-standard-check")
+
+
+class ReportError(Exception):
+    pass
+
+
+@dataclass
+class RunRecord:
+    summary: RunSummary
+    readings: list[dict]
+    events: list[dict]
+    results: Any
+
+
+def load(path: Path, run_id: str) -> RunRecord:
+    with RecordsReader(path) as reader:
+        summary = reader.run(run_id)
+        if summary.state != "completed":
+            raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
+        results = [r for r in reader.results(run_id) if r["kind"] == "results"]
+        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"])
+
+
+def _environment(readings: list[dict], w: dict[str, str]) -> str:
+    ranges: dict[str, tuple[float, float]] = {}
+    for r in readings:
+        if r["role"] == "ambient":
+            lo, hi = ranges.get(r["quantity"], (r["value"], r["value"]))
+            ranges[r["quantity"]] = (min(lo, r["value"]), max(hi, r["value"]))
+    parts = []
+    if "temperature" in ranges:
+        parts.append(f"{w['temperature']} {ranges['temperature'][0]:.1f} … {ranges['temperature'][1]:.1f} °C")
+    if "humidity" in ranges:
+        parts.append(f"{w['humidity']} {ranges['humidity'][0]:.0f} … {ranges['humidity'][1]:.0f} %RH")
+    return ", ".join(parts) or w["not_recorded"]
+
+
+def _standards(events: list[dict]) -> list[dict]:
+    latest: dict[str, dict] = {}
+    for e in events:
+        if e["kind"] == "standard_used":
+            latest[e["data"]["standard"]] = e["data"]
+    return list(latest.values())
+
+
+def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list[str], list[list[str]], float, str]:
+    """Columns, rows (as reported), coverage in %, and the note under the table."""
+    if procedure == "thermometer-calibration":
+        rows, unit = results, "°C"
+        cols = [f"{w['nominal']} ({unit})", f"{w['reference']} ({unit})", f"{w['reading']} ({unit})",
+                f"{w['correction']} ({unit})", f"U ({unit})", "k"]
+        out = [[f"{r['nominal']:g}", f"{r['reference']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
+                f"{r['reading']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
+                r["reported"]["correction"], r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
+        return cols, out, rows[0]["coverage"] * 100, w["correction_note"]
+    if procedure == "balance-calibration":
+        rows, unit = results["loads"], "g"
+        cols = [f"{w['load']} ({unit})", f"{w['reference']} ({unit})", f"{w['indication']} ({unit})",
+                f"{w['error']} ({unit})", f"U ({unit})", "k"]
+        out = [[f"{r['nominal']:g}", f"{r['reference_mass']:.{decimals_of(r['reported']['expanded_uncertainty']) + 1}f}",
+                f"{r['indication']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}", r["reported"]["error"],
+                r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
+        extra = (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
+                 f"{results['repeatability']['n']}). {w['eccentricity']}: {results['eccentricity']['max_deviation']:.5f} g"
+                 f" @ {results['eccentricity']['load']:g} g.")
+        return cols, out, rows[0]["coverage"] * 100, w["error_note"] + extra
+    if procedure == "dmm-calibration":
+        rows, unit = results, "V"
+        cols = [f"{w['nominal']} ({unit})", f"{w['reference']} ({unit})", f"{w['reading']} ({unit})",
+                f"{w['error']} ({unit})", f"U ({unit})", "k"]
+        out = [[f"{r['nominal']:g}", f"{r['reference']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
+                f"{r['reading']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}", r["reported"]["error"],
+                r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
+        return cols, out, rows[0]["coverage"] * 100, w["error_note"]
+    raise ReportError(f"no certificate for procedure {procedure}")
+
+
+def _date(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).date().isoformat()
+
+
+def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p = rec.summary, rec.summary.resolved
+    cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
+    first = min((r["time"] for r in rec.readings), default=s.created)
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
+            "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
+            "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(first),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "title": w["certificate"]}
+
+
+def _chart(values: list[float], dates: list[str], chart: dict | None, tolerance: float | None, unit: str,
+           title: str) -> str:
+    """A control chart with its limits (and the tolerance), as a PNG data URI."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.0, 3.0), dpi=150)
+    x = list(range(1, len(values) + 1))
+    ax.plot(x, values, "o-", color="#1f4e79", lw=1.2, ms=4)
+    if chart is not None:
+        ax.axhline(chart["centre"], color="#444", lw=1)
+        for lo, hi, style in ((*chart["warning"], "--"), (*chart["action"], "-")):
+            ax.axhline(lo, color="#c07000", ls=style, lw=0.9)
+            ax.axhline(hi, color="#c07000", ls=style, lw=0.9)
+        for v in chart["violations"]:
+            ax.plot(x[v["index"]], values[v["index"]], "o", mfc="none", mec="#c00000", ms=10, mew=1.5)
+    if tolerance is not None:
+        for t in (-tolerance, tolerance):
+            ax.axhline(t, color="#c00000", lw=1.2)
+    ax.set_xticks(x, [d[5:] for d in dates], rotation=45, fontsize=7)
+    ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _drift_plot(days: list[float], values: list[float], drift: dict | None, tolerance: float | None, unit: str,
+                title: str, w: dict[str, str]) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(7.0, 3.0), dpi=150)
+    ax.plot(days, values, "o", color="#1f4e79", ms=4)
+    if drift is not None and len(days) >= 2:
+        t = np.linspace(min(days), max(days), 50)
+        b = drift["slope"]
+        a = float(np.mean(values) - b * np.mean(days))
+        ax.plot(t, a + b * t, "-", color="#444", lw=1, label=f"{b:+.3g} {unit}/d")
+        ax.legend(fontsize=7)
+    if tolerance is not None:
+        for tol in (-tolerance, tolerance):
+            ax.axhline(tol, color="#c00000", lw=1.2)
+    ax.set_xlabel(w["days"])
+    ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    if s.procedure == "equipment-check":
+        entries, unit, scale = r["checks"], "mg", 1000.0
+        tolerance = p["tolerance"] * scale
+        chart = r["control_chart"]
+        chart = None if chart is None else {**chart, "centre": chart["centre"] * scale,
+                                            "warning": [v * scale for v in chart["warning"]],
+                                            "action": [v * scale for v in chart["action"]]}
+        drift = r["drift_per_day"] and {**r["drift_per_day"], "slope": r["drift_per_day"]["slope"] * scale}
+        verdict = (w["within_tolerance"] if r["within_tolerance"] else w["out_of_tolerance"]) + "; " + (
+            w["in_control"] if chart and not chart["violations"] else
+            f"{len(chart['violations'])} {w['violations']}" if chart else "—")
+        recommendation = r["recommendation"]
+        next_check = r["next_check"]
+        origin = p["calibrated_on"]
+    else:
+        entries, unit, scale = r["days"], "°C", 1.0
+        tolerance, chart, drift, recommendation, next_check = p["criterion"], None, None, None, None
+        verdict = r["verdict"]
+        origin = entries[0]["date"]
+    values = [e["value"] * scale for e in entries]
+    dates = [e["date"] for e in entries]
+    o = datetime.fromisoformat(origin).date()
+    days = [(datetime.fromisoformat(d).date() - o).days for d in dates]
+    rows = [[d, f"{v:+.4f}", f"{e['sd'] * scale:.4f}", str(e["n"])] for d, v, e in zip(dates, values, entries)]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["check_report"],
+            "series": r["series"], "columns": [w["check_date"], f"{w['deviation']} ({unit})", f"s ({unit})", "n"],
+            "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
+            "control_chart": _chart(values, dates, chart, tolerance, unit, w["control_chart"]),
+            "drift_plot": _drift_plot(days, values, drift, tolerance, unit, w["drift"], w)}
+
+
+def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    if rec.summary.procedure in CALIBRATIONS:
+        html = env.get_template("report-certificate.html.j2").render(**certificate_context(rec, lab, lang))
+        stem = f"certificate-{rec.summary.run_id}-{lang}"
+    elif rec.summary.procedure in CHECKS:
+        html = env.get_template("report-check.html.j2").render(**check_context(rec, lab, lang))
+        stem = f"check-report-{rec.summary.run_id}-{lang}"
+    else:
+        raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
+                          f"{', '.join(CALIBRATIONS + CHECKS)})")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "html" in formats:
+        written.append(out / f"{stem}.html")
+        written[-1].write_text(html, encoding="utf-8")
+    if "pdf" in formats:
+        written.append(out / f"{stem}.pdf")
+        html_to_pdf(html, written[-1])
+    return written
+
+
+def html_to_pdf(html: str, path: Path) -> None:
+    import logging
+    from weasyprint import HTML   # imported here: it loads Pango, which only documents need
+    # Its notice about font subsetting through fontTools rather than HarfBuzz is not the lab's business.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
+
+
+__all__ = ["CALIBRATIONS", "CHECKS", "RecordsError", "ReportError", "html_to_pdf", "load", "render"]

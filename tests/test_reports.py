@@ -1,0 +1,110 @@
+"""Documents rendered from the record and read back: PDFs turned into PNG pages (pdftoppm) and text
+(pdftotext), in English and Indonesian."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from daemon.records import Records
+from daemon.reports import ReportError, load, render
+
+from .conftest import REPO
+from .simlab import day, run_procedure, simulated
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def pdf_pages(path, out_dir) -> list:
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(path), str(out_dir / "page")], check=True)
+    return [Image.open(p).convert("RGB") for p in sorted(out_dir.glob("page-*.png"))]
+
+
+def has_colour(image, rgb, tolerance=40) -> bool:
+    """True when some pixel is close to `rgb` (the charts' series colour, say)."""
+    pixels = np.asarray(image, dtype=int).reshape(-1, 3)
+    return bool((np.abs(pixels - np.array(rgb)).sum(axis=1) < tolerance).any())
+
+
+async def _recorded(tmp_path, name, params=None, **kw):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        async with simulated(**kw) as (config, instruments, lab, standards):
+            outcome, ctx = await run_procedure(name, params, lab=lab, instruments=instruments, standards=standards,
+                                               config=config, records=records, run_id=f"{name}-1")
+    finally:
+        await records.close()
+    return config, outcome
+
+
+async def test_balance_certificate_in_indonesian_carries_results_standards_and_conditions(tmp_path):
+    config, outcome = await _recorded(tmp_path, "balance-calibration",
+                                      {"repetitions": "3", "uut_serial": "TMB-2026-017", "customer": "PT Contoh",
+                                       "work_order": "WO-88"})
+    paths = render(load(tmp_path / "labd.sqlite", "balance-calibration-1"), config.lab, "id", tmp_path / "out")
+    pdf = next(p for p in paths if p.suffix == ".pdf")
+    text = pdf_text(pdf)
+    for expected in ("Sertifikat kalibrasi (konsep)", "KONSEP", "TMB-2026-017", "PT Contoh / WO-88",
+                     "KAL-2025/0212/MASSA", "2027-03-12", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
+                     "Instrumen simulasi", "JCGM 100:2008"):
+        assert expected in text, expected
+    for r in outcome.result.loads:           # every reported error and U, as rounded
+        e, U = r.reported()
+        assert e in text and U in text
+    (page,) = pdf_pages(pdf, tmp_path)
+    assert page.size[0] > 300 and has_colour(page, (176, 0, 0))        # the red draft banner is drawn
+
+
+async def test_thermometer_certificate_in_english(tmp_path):
+    config, outcome = await _recorded(tmp_path, "thermometer-calibration",
+                                      {"set_points": "30,50", "repetitions": "3", "stability.window": "6"}, speed=400)
+    paths = render(load(tmp_path / "labd.sqlite", "thermometer-calibration-1"), config.lab, "en", tmp_path / "out",
+                   ("pdf",))
+    text = pdf_text(paths[0])
+    assert "Calibration certificate (draft)" in text and "KAL-2025/0631/SUHU" in text
+    assert "The correction is to be added" in text
+    for r in outcome.results:
+        assert r.reported()[0] in text and r.reported()[1] in text
+
+
+async def test_equipment_check_report_has_its_charts_verdict_and_dates(tmp_path):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        for i, when in enumerate(["2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"]):
+            async with simulated(start=day(when + "T09:00"), seed=i) as (config, instruments, lab, standards):
+                outcome, _ = await run_procedure("equipment-check", {"calibrated_on": "2026-01-15"}, lab=lab,
+                                                 instruments=instruments, standards=standards, config=config,
+                                                 records=records, run_id=f"eq-{i}")
+    finally:
+        await records.close()
+    pdf = render(load(tmp_path / "labd.sqlite", "eq-3"), config.lab, "en", tmp_path / "out", ("pdf",))[0]
+    text = pdf_text(pdf)
+    for expected in ("Intermediate check report", "Control chart", "Drift", "Verdict", "within tolerance",
+                     "Recommended next calibration", outcome.recommendation.next_calibration.isoformat(),
+                     "Next check due", "2026-02-05"):
+        assert expected in text, expected
+    assert all(c["date"] in text for c in outcome.checks)
+    pages = pdf_pages(pdf, tmp_path)
+    assert any(has_colour(p, (31, 78, 121)) for p in pages)     # the data series of the charts
+
+
+async def test_no_document_for_an_unfinished_or_unsupported_run(tmp_path):
+    config, _ = await _recorded(tmp_path, "stability-run", {"duration_hours": "0.05", "interval": "30",
+                                                            "source": ""})
+    with pytest.raises(ReportError, match="no document for procedure stability-run"):
+        render(load(tmp_path / "labd.sqlite", "stability-run-1"), config.lab, "en", tmp_path / "out")
+
+
+def test_validation_report_as_pdf(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "daemon.cli", "validate", "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = pdf_text(tmp_path / "validation-report.pdf")
+    assert "PASS" in text and "GUM" in text
+    assert len(pdf_pages(tmp_path / "validation-report.pdf", tmp_path)) >= 2
