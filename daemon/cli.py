@@ -168,14 +168,16 @@ def run(procedure, config_dir, simulate, speed, params, answers, operator, recor
 @click.option("--seed", type=int, default=None, help="Random seed of the simulated lab.")
 @click.option("--sim-date", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="Date and time the simulated lab's clock starts at.")
-def serve(config_dir, simulate, speed, mqtt_url, influx_url, records, seed, sim_date) -> None:
+@click.option("--dashboard", "dashboard_port", type=int, default=None, metavar="PORT",
+              help="Serve the live dashboard on 127.0.0.1:PORT (default: [service] dashboard_port).")
+def serve(config_dir, simulate, speed, mqtt_url, influx_url, records, seed, sim_date, dashboard_port) -> None:
     """Run the service: procedures on command (MQTT) and on schedule, live readings, records, streaming."""
     from .mqtt import BrokerAddress, MqttUrlError
     from .service import Service
     config = _config(config_dir)
     start = sim_date.replace(tzinfo=timezone.utc).timestamp() if sim_date else None
     service = Service(config, simulate=simulate, speed=speed, seed=seed, mqtt_url=mqtt_url, influx_url=influx_url,
-                      records_path=records, sim_start=start)
+                      records_path=records, sim_start=start, dashboard_port=dashboard_port)
     if service.mqtt_url:
         try:
             BrokerAddress.parse(service.mqtt_url)

@@ -22,7 +22,7 @@ from procedures.params import describe, to_dict
 from simulators import SimulatedOperator, WallClock
 
 from .bench import bench
-from .commands import Command, CommandError, best_effort_id, parse
+from .commands import Command, CommandError, parse
 from .config import Config
 from .mqtt import Bus
 from .records import Records, RecordsReader
@@ -53,8 +53,10 @@ class ActiveRun:
 class Service:
     def __init__(self, config: Config, *, simulate: bool = False, speed: float = 1.0, seed: int | None = None,
                  mqtt_url: str | None = None, influx_url: str | None = None, records_path: str | None = None,
-                 sim_start: float | None = None) -> None:
+                 sim_start: float | None = None, dashboard_port: int | None = None) -> None:
         self.config, self.simulate, self.speed, self.seed = config, simulate, speed, seed
+        self.dashboard_port = dashboard_port if dashboard_port is not None else config.service.dashboard_port
+        self.dashboard = None
         self.sim_start = sim_start
         self.mqtt_url = mqtt_url or os.environ.get("LABD_MQTT_URL") or config.mqtt.url
         self.influx_url = influx_url or os.environ.get("LABD_INFLUX_URL") or config.influx.url
@@ -64,6 +66,7 @@ class Service:
         self.bus: Bus | None = None
         self.streamer: Streamer | None = None
         self.latest: dict[str, dict[str, Any]] = {}
+        self.listeners: list[Any] = []          # live views (the dashboard): called with (topic, data)
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -100,12 +103,18 @@ class Service:
                 await self._recover()
                 workers = [asyncio.create_task(self._monitor(), name="monitor"),
                            asyncio.create_task(self._scheduler(), name="scheduler")]
+                if self.dashboard_port is not None:
+                    from .dashboard import Dashboard
+                    self.dashboard = Dashboard(self, self.dashboard_port)
+                    await self.dashboard.start()
                 self.ready.set()
                 await stop.wait()
                 # Nothing may start or read while the run is stopped and the instruments are closed.
                 await _cancel(workers)
                 await self._stop_run("the service was stopped")
         finally:
+            if self.dashboard is not None:
+                await self.dashboard.stop()
             if self.bus is not None:
                 await self.bus.goodbye("stopped")
             if self.streamer is not None:
@@ -282,14 +291,17 @@ class Service:
 
     # --- commands ----------------------------------------------------------------------------------------------
     async def on_command(self, payload: bytes, response_topic: str | None, correlation: bytes | None) -> None:
+        reply = await self.command(payload, "mqtt")
+        self.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
+
+    async def command(self, payload: bytes, source: str) -> dict[str, Any]:
+        """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
         await self.ready.wait()
         try:
             cmd = parse(payload)
         except CommandError as exc:
-            reply = {"id": exc.command_id, "ok": False, "error": str(exc)}
-            await self.records.command("mqtt", None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
-            self.bus.reply(exc.command_id or "invalid", reply, response_topic, correlation)
-            return
+            await self.records.command(source, None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
+            return {"id": exc.command_id, "ok": False, "error": str(exc)}
         try:
             result = await self.handle(cmd)
             reply, outcome = {"id": cmd.id, "ok": True, **result}, "ok"
@@ -298,8 +310,8 @@ class Service:
         except Exception as exc:   # never let a command take the service down
             log.exception("command %s failed", cmd.id)
             reply, outcome = {"id": cmd.id, "ok": False, "error": f"internal error: {exc!r}"}, f"error: {exc!r}"
-        await self.records.command("mqtt", cmd.operator, cmd.model_dump(exclude_none=True), outcome)
-        self.bus.reply(cmd.id, reply, response_topic, correlation)
+        await self.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
+        return reply
 
     def _authorised_for_run(self, cmd: Command) -> ActiveRun:
         run = self.active
@@ -361,6 +373,13 @@ class Service:
     def _publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False) -> None:
         if self.bus is not None:
             self.bus.publish(topic, data, qos=qos, retain=retain)
+        for listener in self.listeners:
+            listener(topic, data)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a live view needs on connecting: status, the latest reading of each instrument, the run."""
+        return {"status": self._status(), "latest": self.latest,
+                "run": self._run_state(self.active) if self.active else None}
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

@@ -1,0 +1,98 @@
+"""The live dashboard in a real browser (Debian's Chromium, headless, through Playwright): live readings change,
+a run's prompt is answered from the page, and an operator without the competence is refused there too."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+from playwright.async_api import async_playwright
+
+from daemon.config import load_config
+from daemon.records import RecordsReader
+from daemon.service import Service
+
+from .conftest import CONFIG
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.asynccontextmanager
+async def service_with_dashboard(tmp_path):
+    service = Service(load_config(CONFIG), simulate=True, speed=200, seed=2, dashboard_port=0,
+                      records_path=str(tmp_path / "labd.sqlite"), sim_start=time.time() - 86400)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.wait_for(service.ready.wait(), 30)
+    try:
+        yield service, f"http://127.0.0.1:{service.dashboard.port}/"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+@contextlib.asynccontextmanager
+async def phone_browser():
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # A phone-sized window: the page must work there.
+            page = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            yield page
+        finally:
+            await browser.close()
+
+
+async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_path):
+    async with service_with_dashboard(tmp_path) as (service, url), phone_browser() as page:
+        await page.goto(url)
+        value = page.locator('[data-instrument="dry_block"]')
+        await value.wait_for(timeout=15000)
+        first = await value.inner_text()
+        for _ in range(100):                        # the monitor's readings arrive live
+            await asyncio.sleep(0.1)
+            if await value.inner_text() != first:
+                break
+        assert await value.inner_text() != first
+        assert "°C" in first or "C" in first
+
+        run_id = await service.start("thermometer-calibration",
+                                     {"set_points": "30", "repetitions": "3", "stability.window": "6"}, "demo",
+                                     source="test")
+        form = page.locator("#prompt")
+        await form.wait_for(state="visible", timeout=15000)
+        assert "Insert the reference probe" in await page.locator("#question").inner_text()
+
+        await page.fill("#operator", "trainee")     # not authorised for this procedure
+        await page.fill("#answer", "done")
+        await page.click("#send")
+        await page.wait_for_function("document.getElementById('message').textContent.includes('not authorised')")
+        assert service.active.prompt is not None    # nothing was answered
+
+        await page.fill("#operator", "demo")
+        await page.fill("#answer", "done")
+        await page.click("#send")
+        await form.wait_for(state="hidden", timeout=15000)
+        await page.wait_for_function("Number(document.getElementById('progress')?.value) >= 1", timeout=60000)
+        await page.wait_for_function("document.getElementById('runstate')?.textContent === 'completed'",
+                                     timeout=90000)
+        assert page.viewport_size["width"] == 390
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1                      # no sideways scrolling on a phone
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        commands = reader.conn.execute("SELECT source, operator, outcome FROM commands").fetchall()
+        assert reader.run(run_id).state == "completed"
+    assert ("dashboard", "trainee") == tuple(commands[0])[:2] and "not authorised" in commands[0][2]
+    assert tuple(commands[1]) == ("dashboard", "demo", "ok")
+
+
+async def test_the_page_refuses_a_malformed_command(tmp_path):
+    async with service_with_dashboard(tmp_path) as (service, url), phone_browser() as page:
+        await page.goto(url)
+        reply = await page.evaluate("""async () => {
+            const r = await fetch('/api/command', {method: 'POST', body: '{"action": "launch"}'});
+            return [r.status, await r.json()];
+        }""")
+        assert reply[0] == 400 and "unknown action 'launch'" in reply[1]["error"]
+        assert not service.dashboard.runner is None
