@@ -24,11 +24,9 @@ from rich.table import Table
 from procedures import RunContext, register
 from procedures.context import Prompt, effective
 from procedures.control import AmbientSuspender, RunControl
-from procedures.thermometer_calibration import Outcome as ThermometerOutcome
 from simulators import SimulatedOperator, WallClock
 
 from .bench import bench
-from .certificate import render_certificate
 from .config import Config
 from .records import Records, RecordsError
 from .runner import (RunFailed, RunRefused, authorise, execute, history_from, load_for_resume, new_run_id,
@@ -140,7 +138,6 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                               f"and {len(previous.completed)} completed points on record")
             else:
                 await start_record(store, ctx, info, raw, params, config.lab.station)
-            started = clock.now()
             work = asyncio.ensure_future(execute(ctx, info, params))
             loop = asyncio.get_running_loop()
 
@@ -160,28 +157,42 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
             except RunRefused as exc:
                 raise click.ClickException(f"refused before start: {exc}") from None
             except RunFailed as exc:
-                _write(out / run_id, ctx, None, None)
+                _write(out / run_id, ctx, None)
                 raise click.ClickException(str(exc)) from None
             except asyncio.CancelledError:
-                _write(out / run_id, ctx, None, None)
+                _write(out / run_id, ctx, None)
                 raise click.ClickException(f"run {run_id} stopped; resume it with `labd run --resume {run_id}`") \
                     from None
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
                     loop.remove_signal_handler(sig)
-    certificate = None
-    if isinstance(outcome, ThermometerOutcome):
-        certificate = render_certificate(run_id=run_id, lab=config.lab, outcome=outcome,
-                                         standards=[ctx.standards[params.reference_standard]], operator=operator,
-                                         started=started, simulated=simulate, procedure=name, version=info.version)
-    folder = _write(out / run_id, ctx, outcome, certificate)
+    folder = _write(out / run_id, ctx, outcome)
     _print(outcome)
     console.print(f"[green]run {run_id} complete[/]: {len(ctx.readings)} readings recorded in {store.path}")
-    console.print(f"dataset, results{' and draft certificate' if certificate else ''} in {folder}/")
+    documents = await _documents(store, run_id, name, config, folder)
+    console.print(f"dataset and results{' and ' + documents if documents else ''} in {folder}/")
     return 0
 
 
-def _write(folder: Path, ctx: RunContext, outcome, certificate: str | None) -> Path:
+async def _documents(store: Records, run_id: str, procedure: str, config: Config, folder: Path) -> str:
+    """The run's document (draft certificate or check report), in English and Indonesian, from the record."""
+    from .reports import CALIBRATIONS, CHECKS, load, render
+    if procedure not in CALIBRATIONS + CHECKS:
+        return ""
+    await store.flush()
+    rec = await asyncio.to_thread(load, store.path, run_id)
+    written = []
+    for lang in ("en", "id"):
+        try:
+            written += await asyncio.to_thread(render, rec, config.lab, lang, folder)
+        except OSError as exc:   # WeasyPrint without the system's Pango: the HTML is still there
+            console.print(f"[yellow]PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)[/]")
+            written += await asyncio.to_thread(render, rec, config.lab, lang, folder, ("html",))
+    kind = "draft certificate" if rec.summary.procedure in CALIBRATIONS else "check report"
+    return f"{kind} ({', '.join(p.name for p in written)})"
+
+
+def _write(folder: Path, ctx: RunContext, outcome) -> Path:
     """A copy of the run for people and other tools; the records database is the record."""
     folder.mkdir(parents=True, exist_ok=True)
     effective(ctx.readings, ctx.completed_in)
@@ -191,8 +202,6 @@ def _write(folder: Path, ctx: RunContext, outcome, certificate: str | None) -> P
     (folder / "dataset.json").write_text(json.dumps(dataset, indent=1, default=str))
     if outcome is not None:
         (folder / "results.json").write_text(json.dumps(outcome.to_json(), indent=1, default=str))
-    if certificate is not None:
-        (folder / "certificate.html").write_text(certificate)
     return folder
 
 

@@ -76,6 +76,8 @@ def test_a_run_killed_mid_way_resumes_from_the_last_completed_point_with_no_read
     assert {r["attempt"] for r in after if r["point"] == 0 and r["role"] != "ambient"} == {1}
     assert len([r for r in after if r["point"] == 1 and r["attempt"] == 2 and r["role"] == "unit under test"]) == 4
     dataset = json.loads(next((tmp_path / "runs").glob("*/dataset.json")).read_text())
+    # The draft certificate, made from the record, in both languages.
+    assert {p.name.rsplit("-", 1)[1] for p in (tmp_path / "runs").glob("*/certificate-*.pdf")} == {"en.pdf", "id.pdf"}
     interrupted = [r for r in dataset["readings"] if r["point"] == 1 and r["attempt"] == 1 and r["role"] != "ambient"]
     assert interrupted and all(not r["used"] and "interrupted" in r["note"] for r in interrupted)
     # The resumed evaluation used the first attempt's readings of point 0.
