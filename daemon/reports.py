@@ -109,6 +109,8 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     w = words(lang)
     s, p = rec.summary, rec.summary.resolved
     cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
+    cols.append("p (%)")                  # the coverage probability of each U
+    rows = [row + [f"{coverage:g}"] for row in rows]
     first = min((r["time"] for r in rec.readings), default=s.created)
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
             "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),

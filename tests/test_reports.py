@@ -71,6 +71,7 @@ async def test_thermometer_certificate_in_english(tmp_path):
     assert "The correction is to be added" in text
     for r in outcome.results:
         assert r.reported()[0] in text and r.reported()[1] in text
+    assert text.count("95.45") >= len(outcome.results)            # the coverage probability of each U
 
 
 async def test_equipment_check_report_has_its_charts_verdict_and_dates(tmp_path):
@@ -92,6 +93,23 @@ async def test_equipment_check_report_has_its_charts_verdict_and_dates(tmp_path)
     assert all(c["date"] in text for c in outcome.checks)
     pages = pdf_pages(pdf, tmp_path)
     assert any(has_colour(p, (31, 78, 121)) for p in pages)     # the data series of the charts
+
+
+async def test_working_standard_check_report_in_indonesian(tmp_path):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        for i, when in enumerate(["2026-03-02", "2026-03-03"]):
+            async with simulated(start=day(when + "T08:00"), seed=i) as (config, instruments, lab, standards):
+                outcome, _ = await run_procedure("working-standard-check", {"readings": "4", "stability.window": "6"},
+                                                 lab=lab, instruments=instruments, standards=standards,
+                                                 config=config, records=records, run_id=f"ws-{i}")
+    finally:
+        await records.close()
+    pdf = render(load(tmp_path / "labd.sqlite", "ws-1"), config.lab, "id", tmp_path / "out", ("pdf",))[0]
+    text = pdf_text(pdf)
+    for expected in ("Laporan cek antara", "Bagan kendali", "Kesimpulan", "2026-03-02", "2026-03-03",
+                     "PENUGASAN-2025/07", outcome.verdict.split(":")[0]):
+        assert expected in text, expected
 
 
 async def test_no_document_for_an_unfinished_or_unsupported_run(tmp_path):
