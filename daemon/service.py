@@ -19,6 +19,7 @@ from typing import Any
 from drivers import InstrumentError
 from procedures import PROCEDURES, Prompt, RunContext, register
 from procedures.params import describe, to_dict
+from procedures.stability import StabilityCriterion, StabilityWindow
 from simulators import SimulatedOperator, WallClock
 
 from .bench import bench
@@ -66,6 +67,7 @@ class Service:
         self.bus: Bus | None = None
         self.streamer: Streamer | None = None
         self.latest: dict[str, dict[str, Any]] = {}
+        self._windows: dict[tuple, StabilityWindow] = {}
         self.listeners: list[Any] = []          # live views (the dashboard): called with (topic, data)
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -245,6 +247,14 @@ class Service:
 
     # --- live readings -----------------------------------------------------------------------------------------
     def _live(self, iid: str, data: dict[str, Any]) -> None:
+        if data.get("stable") is None and isinstance(data.get("value"), (int, float)):
+            # Instruments without their own stability flag: the lab's criterion over the recent readings
+            # (SD and slope over a window), per channel or role, so a live view can say "stable".
+            key = (iid, data.get("channel") or data.get("role"), data.get("quantity"))
+            window = self._windows.setdefault(key, StabilityWindow(StabilityCriterion()))
+            window.add(data["time"], data["value"])
+            if window.statistics() is not None:
+                data = {**data, "stable": window.stable(None)}
         self.latest[iid] = data
         self._publish(f"instruments/{iid}/reading", data)
 

@@ -56,6 +56,9 @@ async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_p
                 break
         assert await value.inner_text() != first
         assert "°C" in first or "C" in first
+        # Whether each instrument is stable: the dry-block by its own flag, the readout by the lab's criterion.
+        await page.wait_for_selector('.inst[data-id="ref_readout"] .badge', timeout=30000)
+        await page.wait_for_selector('.inst[data-id="dry_block"] .badge', timeout=30000)
 
         run_id = await service.start("thermometer-calibration",
                                      {"set_points": "30", "repetitions": "3", "stability.window": "6"}, "demo",
