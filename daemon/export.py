@@ -1,4 +1,7 @@
-"""A run's record as CSV (its readings, one per row) or JSON (run, readings, events and results)."""
+"""A run's record as CSV (its readings, one per row) or JSON (run, readings, events and results).
+
+Each reading also says whether the results used it (`used_in_results`): a reading kept with `used = 0` (taken
+while out of limits) is not, nor is one of a point that was interrupted by a crash and measured again."""
 from __future__ import annotations
 
 import csv
@@ -9,17 +12,25 @@ import json
 from .records import TABLES, RecordsReader
 
 
+def _used_in_results(readings: list[dict], events: list[dict]) -> None:
+    completed_in = {e["data"]["point"]: e["attempt"] for e in events if e["kind"] == "point_complete"}
+    for r in readings:
+        done_in = completed_in.get(r["point"]) if r["point"] is not None else None
+        r["used_in_results"] = int(bool(r["used"]) and (done_in is None or done_in == r["attempt"]))
+
+
 def export_run(reader: RecordsReader, run_id: str, fmt: str) -> str:
     summary = reader.run(run_id)
     readings = reader.readings(run_id)
+    events = reader.events(run_id)
+    _used_in_results(readings, events)
     if fmt == "csv":
         out = io.StringIO()
-        cols = ["id", *(c for c in TABLES["readings"] if c != "run_id")]
+        cols = ["id", *(c for c in TABLES["readings"] if c != "run_id"), "used_in_results"]
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(cols)
         for r in readings:
             writer.writerow([r[c] for c in cols])
         return out.getvalue()
-    return json.dumps({"run": dataclasses.asdict(summary), "readings": readings,
-                       "events": reader.events(run_id), "results": reader.results(run_id)},
-                      indent=1, ensure_ascii=False) + "\n"
+    return json.dumps({"run": dataclasses.asdict(summary), "readings": readings, "events": events,
+                       "results": reader.results(run_id)}, indent=1, ensure_ascii=False) + "\n"

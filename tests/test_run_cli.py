@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from daemon.export import export_run
 from daemon.records import RecordsReader
 
 from .conftest import REPO
@@ -80,6 +81,12 @@ def test_a_run_killed_mid_way_resumes_from_the_last_completed_point_with_no_read
     assert {p.name.rsplit("-", 1)[1] for p in (tmp_path / "runs").glob("*/certificate-*.pdf")} == {"en.pdf", "id.pdf"}
     interrupted = [r for r in dataset["readings"] if r["point"] == 1 and r["attempt"] == 1 and r["role"] != "ambient"]
     assert interrupted and all(not r["used"] and "interrupted" in r["note"] for r in interrupted)
+    # The export of the record says the same, without the stored rows ever changing.
+    with RecordsReader(db) as reader:
+        exported = json.loads(export_run(reader, run.run_id, "json"))["readings"]
+    flags = {r["id"]: r["used_in_results"] for r in exported if r["role"] != "ambient"}
+    assert {flags[r["id"]] for r in before if r["point"] == 1 and r["role"] != "ambient"} == {0}
+    assert {flags[r["id"]] for r in before if r["point"] == 0 and r["role"] != "ambient"} == {1}
     # The resumed evaluation used the first attempt's readings of point 0.
     ref0 = [r["value"] for r in before if r["point"] == 0 and r["role"] == "reference"]
     assert abs(results[0]["reference"] - (sum(ref0) / len(ref0) + 0.0144)) < 1e-9   # + the certificate correction
