@@ -35,7 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "nominal": "Nominal", "reference": "Reference", "reading": "Reading of the unit under test",
         "correction": "Correction", "error": "Error", "indication": "Indication", "load": "Load",
         "deviation": "Deviation", "repeatability": "Repeatability", "eccentricity": "Eccentricity (largest deviation)",
-        "mean": "mean", "sd": "standard deviation", "days": "days",
+        "mean": "mean", "sd": "standard deviation", "days": "days", "since": "since",
     },
     "id": {
         "draft": "KONSEP — TIDAK BERLAKU SEBELUM DIPERIKSA DAN DITANDATANGANI",
@@ -69,7 +69,7 @@ TEXT: dict[str, dict[str, str]] = {
         "nominal": "Nominal", "reference": "Acuan", "reading": "Penunjukan alat",
         "correction": "Koreksi", "error": "Kesalahan", "indication": "Penunjukan", "load": "Beban",
         "deviation": "Penyimpangan", "repeatability": "Keterulangan", "eccentricity": "Eksentrisitas (penyimpangan terbesar)",
-        "mean": "rata-rata", "sd": "simpangan baku", "days": "hari",
+        "mean": "rata-rata", "sd": "simpangan baku", "days": "hari", "since": "sejak",
     },
 }
 

@@ -119,13 +119,30 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "title": w["certificate"]}
 
 
+def _figure():
+    import matplotlib
+    matplotlib.use("Agg")          # no screen: draw to memory
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=(7.0, 3.0), dpi=150)
+
+
+def _finish(fig, ax, unit: str, title: str) -> str:
+    """Label, close and return the figure as a PNG data URI for the document."""
+    import matplotlib.pyplot as plt
+    ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 def _chart(values: list[float], dates: list[str], chart: dict | None, tolerance: float | None, unit: str,
            title: str) -> str:
-    """A control chart with its limits (and the tolerance), as a PNG data URI."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7.0, 3.0), dpi=150)
+    """A control chart with its limits (and the tolerance)."""
+    fig, ax = _figure()
     x = list(range(1, len(values) + 1))
     ax.plot(x, values, "o-", color="#1f4e79", lw=1.2, ms=4)
     if chart is not None:
@@ -139,23 +156,14 @@ def _chart(values: list[float], dates: list[str], chart: dict | None, tolerance:
         for t in (-tolerance, tolerance):
             ax.axhline(t, color="#c00000", lw=1.2)
     ax.set_xticks(x, [d[5:] for d in dates], rotation=45, fontsize=7)
-    ax.set_ylabel(unit)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return _finish(fig, ax, unit, title)
 
 
 def _drift_plot(days: list[float], values: list[float], drift: dict | None, tolerance: float | None, unit: str,
-                title: str, w: dict[str, str]) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+                title: str, w: dict[str, str], origin: str) -> str:
+    """The checks against time with the fitted drift line (and the tolerance)."""
     import numpy as np
-    fig, ax = plt.subplots(figsize=(7.0, 3.0), dpi=150)
+    fig, ax = _figure()
     ax.plot(days, values, "o", color="#1f4e79", ms=4)
     if drift is not None and len(days) >= 2:
         t = np.linspace(min(days), max(days), 50)
@@ -166,15 +174,8 @@ def _drift_plot(days: list[float], values: list[float], drift: dict | None, tole
     if tolerance is not None:
         for tol in (-tolerance, tolerance):
             ax.axhline(tol, color="#c00000", lw=1.2)
-    ax.set_xlabel(w["days"])
-    ax.set_ylabel(unit)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    ax.set_xlabel(f"{w['days']} {w['since']} {origin}")
+    return _finish(fig, ax, unit, title)
 
 
 def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
             "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
             "control_chart": _chart(values, dates, chart, tolerance, unit, w["control_chart"]),
-            "drift_plot": _drift_plot(days, values, drift, tolerance, unit, w["drift"], w)}
+            "drift_plot": _drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
 
 
 def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
