@@ -15,8 +15,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from .expression import parse
 from .gum import GumResult, Input, propagate
 

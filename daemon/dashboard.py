@@ -49,13 +49,17 @@ class Dashboard:
             await self.runner.cleanup()
 
     def push(self, topic: str, data: Any) -> None:
-        kind = "reading" if "/instruments/" in f"/{topic}" else "run" if topic.startswith("runs/") and \
-            topic.endswith("/state") else "status" if topic == "status" else None
-        if kind is None:
+        if not self.clients:
+            return
+        if topic.startswith("instruments/"):
+            kind, data = "reading", {"instrument": topic.split("/")[1], **data}
+        elif topic.startswith("runs/") and topic.endswith("/state"):
+            kind = "run"
+        elif topic == "status":
+            kind = "status"
+        else:
             return
         message = f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
-        if kind == "reading":
-            message = f"event: reading\ndata: {json.dumps({'instrument': topic.split('/')[1], **data}, default=str)}\n\n"
         for q in list(self.clients):
             if q.qsize() < 1000:          # a stalled page misses readings rather than growing memory
                 q.put_nowait(message)

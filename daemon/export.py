@@ -9,21 +9,18 @@ import dataclasses
 import io
 import json
 
+from procedures.context import interrupted
+
 from .records import TABLES, RecordsReader
-
-
-def _used_in_results(readings: list[dict], events: list[dict]) -> None:
-    completed_in = {e["data"]["point"]: e["attempt"] for e in events if e["kind"] == "point_complete"}
-    for r in readings:
-        done_in = completed_in.get(r["point"]) if r["point"] is not None else None
-        r["used_in_results"] = int(bool(r["used"]) and (done_in is None or done_in == r["attempt"]))
 
 
 def export_run(reader: RecordsReader, run_id: str, fmt: str) -> str:
     summary = reader.run(run_id)
     readings = reader.readings(run_id)
     events = reader.events(run_id)
-    _used_in_results(readings, events)
+    _, completed_in = reader.completed_points(run_id)
+    for r in readings:
+        r["used_in_results"] = int(bool(r["used"]) and not interrupted(r["point"], r["attempt"], completed_in))
     if fmt == "csv":
         out = io.StringIO()
         cols = ["id", *(c for c in TABLES["readings"] if c != "run_id"), "used_in_results"]

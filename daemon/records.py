@@ -335,6 +335,12 @@ class RecordsReader:
             sql, args = sql + " AND kind = ?", args + [kind]
         return [{**dict(r), "data": json.loads(r["data"])} for r in self.conn.execute(sql + " ORDER BY id", args)]
 
+    def completed_points(self, run_id: str) -> tuple[dict[int, dict], dict[int, int]]:
+        """Each completed point's saved data, and the attempt that completed it."""
+        done = self.events(run_id, "point_complete")
+        return ({e["data"]["point"]: e["data"]["data"] for e in done},
+                {e["data"]["point"]: e["attempt"] for e in done})
+
     def results(self, run_id: str) -> list[dict]:
         return [{**dict(r), "data": json.loads(r["data"])}
                 for r in self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY id", (run_id,))]

@@ -69,36 +69,40 @@ def _standards(events: list[dict]) -> list[dict]:
     return list(latest.values())
 
 
+# Per calibration procedure: where its rows are, the unit, the keys of the columns (first, reference, reading,
+# the result as reported), the headings of the first and reading columns, the note under the table, and how many
+# more decimals the reference gets than U (a weight's conventional mass is known better than the balance reads).
+_CERTIFICATE_TABLES = {
+    "thermometer-calibration": (None, "°C", ("nominal", "reference", "reading", "correction"),
+                                ("nominal", "reading"), "correction_note", 0),
+    "balance-calibration": ("loads", "g", ("nominal", "reference_mass", "indication", "error"),
+                            ("load", "indication"), "error_note", 1),
+    "dmm-calibration": (None, "V", ("nominal", "reference", "reading", "error"), ("nominal", "reading"),
+                        "error_note", 0),
+}
+
+
 def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list[str], list[list[str]], float, str]:
     """Columns, rows (as reported), coverage in %, and the note under the table."""
-    if procedure == "thermometer-calibration":
-        rows, unit = results, "°C"
-        cols = [f"{w['nominal']} ({unit})", f"{w['reference']} ({unit})", f"{w['reading']} ({unit})",
-                f"{w['correction']} ({unit})", f"U ({unit})", "k"]
-        out = [[f"{r['nominal']:g}", f"{r['reference']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
-                f"{r['reading']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
-                r["reported"]["correction"], r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
-        return cols, out, rows[0]["coverage"] * 100, w["correction_note"]
+    if procedure not in _CERTIFICATE_TABLES:
+        raise ReportError(f"no certificate for procedure {procedure}")
+    where, unit, (k_first, k_ref, k_reading, k_result), (h_first, h_reading), note, extra = \
+        _CERTIFICATE_TABLES[procedure]
+    rows = results[where] if where else results
+    cols = [f"{w[h_first]} ({unit})", f"{w['reference']} ({unit})", f"{w[h_reading]} ({unit})",
+            f"{w[k_result]} ({unit})", f"U ({unit})", "k"]
+    out = []
+    for r in rows:
+        U = r["reported"]["expanded_uncertainty"]
+        d = decimals_of(U)
+        out.append([f"{r[k_first]:g}", f"{r[k_ref]:.{d + extra}f}", f"{r[k_reading]:.{d}f}",
+                    r["reported"][k_result], U, f"{r['k']:.2f}"])
+    text = w[note]
     if procedure == "balance-calibration":
-        rows, unit = results["loads"], "g"
-        cols = [f"{w['load']} ({unit})", f"{w['reference']} ({unit})", f"{w['indication']} ({unit})",
-                f"{w['error']} ({unit})", f"U ({unit})", "k"]
-        out = [[f"{r['nominal']:g}", f"{r['reference_mass']:.{decimals_of(r['reported']['expanded_uncertainty']) + 1}f}",
-                f"{r['indication']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}", r["reported"]["error"],
-                r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
-        extra = (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
-                 f"{results['repeatability']['n']}). {w['eccentricity']}: {results['eccentricity']['max_deviation']:.5f} g"
-                 f" @ {results['eccentricity']['load']:g} g.")
-        return cols, out, rows[0]["coverage"] * 100, w["error_note"] + extra
-    if procedure == "dmm-calibration":
-        rows, unit = results, "V"
-        cols = [f"{w['nominal']} ({unit})", f"{w['reference']} ({unit})", f"{w['reading']} ({unit})",
-                f"{w['error']} ({unit})", f"U ({unit})", "k"]
-        out = [[f"{r['nominal']:g}", f"{r['reference']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}",
-                f"{r['reading']:.{decimals_of(r['reported']['expanded_uncertainty'])}f}", r["reported"]["error"],
-                r["reported"]["expanded_uncertainty"], f"{r['k']:.2f}"] for r in rows]
-        return cols, out, rows[0]["coverage"] * 100, w["error_note"]
-    raise ReportError(f"no certificate for procedure {procedure}")
+        text += (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
+                 f"{results['repeatability']['n']}). {w['eccentricity']}: "
+                 f"{results['eccentricity']['max_deviation']:.5f} g @ {results['eccentricity']['load']:g} g.")
+    return cols, out, rows[0]["coverage"] * 100, text
 
 
 def _date(t: float) -> str:

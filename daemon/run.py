@@ -132,8 +132,7 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                              simulated=simulate, control=run_control(config, instruments), records=store,
                              history=history_from(store))
             if previous is not None:
-                ctx.attempt, ctx.readings = previous.attempt, previous.readings
-                ctx.completed, ctx.completed_in = previous.completed, previous.completed_in
+                previous.apply(ctx)
                 console.print(f"resuming run {run_id} (attempt {ctx.attempt}): {len(previous.readings)} readings "
                               f"and {len(previous.completed)} completed points on record")
             else:

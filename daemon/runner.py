@@ -19,6 +19,7 @@ from procedures import PROCEDURES, ProcedureInfo, RecordedReading, RunContext, S
 from procedures.context import AnswerError
 from procedures.control import Aborted
 from procedures.params import build, to_dict
+from procedures.results import Outcome
 
 from .config import Config
 from .records import Records, RecordsError, RecordsReader
@@ -79,6 +80,11 @@ class Resumed:
     completed: dict[int, dict[str, Any]]
     completed_in: dict[int, int]
 
+    def apply(self, ctx: RunContext) -> None:
+        """Give a new attempt's context what the earlier attempts recorded."""
+        ctx.attempt, ctx.readings = self.attempt, self.readings
+        ctx.completed, ctx.completed_in = self.completed, self.completed_in
+
 
 def load_for_resume(path, run_id: str) -> Resumed:
     with RecordsReader(path) as reader:
@@ -86,12 +92,10 @@ def load_for_resume(path, run_id: str) -> Resumed:
         if summary.state in FINISHED:
             raise RunRefused(f"run {run_id} is {summary.state}; only an interrupted run can be resumed")
         rows = reader.readings(run_id)
-        done = reader.events(run_id, "point_complete")
+        completed, completed_in = reader.completed_points(run_id)
     readings = [RecordedReading(r["time"], r["instrument"], r["quantity"], r["value"], r["unit"], r["raw"],
                                 r["corrected"], r["point"], r["role"], bool(r["used"]), r["note"], r["attempt"])
                 for r in rows]
-    completed = {e["data"]["point"]: e["data"]["data"] for e in done}
-    completed_in = {e["data"]["point"]: e["attempt"] for e in done}
     attempt = max([summary.attempt] + [r.attempt for r in readings]) + 1
     return Resumed(run_id, summary.procedure, summary.operator, summary.params, attempt, readings, completed,
                    completed_in)
@@ -124,7 +128,7 @@ def set_state(ctx: RunContext, state: str, **data: Any) -> None:
     ctx.event("state", state=state, **data)
 
 
-async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Any:
+async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Outcome:
     """Run the procedure; record its state, its results and its series entry. Raises RunRefused or RunFailed."""
     if ctx.attempt > 1:
         set_state(ctx, "running", resumed=True, attempt=ctx.attempt)
@@ -136,14 +140,11 @@ async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Any:
         set_state(ctx, "refused", error=str(exc))
         await _flush(ctx)
         raise RunRefused(str(exc)) from None
-    except Aborted as exc:
-        set_state(ctx, "aborted", error=f"{exc}; {_safety(ctx)}")
+    except (Aborted, InstrumentError, TimeoutError, AnswerError, OSError) as exc:
+        state, message = "aborted" if isinstance(exc, Aborted) else "failed", f"{exc}; {_safety(ctx)}"
+        set_state(ctx, state, error=message)
         await _flush(ctx)
-        raise RunFailed(ctx.run_id, "aborted", f"{exc}; {_safety(ctx)}") from None
-    except (InstrumentError, TimeoutError, AnswerError, OSError) as exc:
-        set_state(ctx, "failed", error=f"{exc}; {_safety(ctx)}")
-        await _flush(ctx)
-        raise RunFailed(ctx.run_id, "failed", f"{exc}; {_safety(ctx)}") from None
+        raise RunFailed(ctx.run_id, state, message) from None
     except asyncio.CancelledError:
         set_state(ctx, "interrupted", error="stopped before it finished")
         await _flush(ctx)

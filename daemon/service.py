@@ -13,7 +13,6 @@ import logging
 import os
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from drivers import InstrumentError
@@ -27,7 +26,7 @@ from .commands import Command, CommandError, parse
 from .config import Config
 from .mqtt import Bus
 from .records import Records, RecordsReader
-from .run import run_control
+from .run import records_path as run_records_path, run_control
 from .runner import (RunFailed, RunRefused, authorise, execute, history_from, load_for_resume, new_run_id,
                      parameters, procedure, start_record)
 from .schedule import next_due
@@ -61,7 +60,7 @@ class Service:
         self.sim_start = sim_start
         self.mqtt_url = mqtt_url or os.environ.get("LABD_MQTT_URL") or config.mqtt.url
         self.influx_url = influx_url or os.environ.get("LABD_INFLUX_URL") or config.influx.url
-        self.records = Records(Path(records_path or config.lab.records))
+        self.records = Records(run_records_path(config, records_path))
         self.root = config.mqtt.topic_root or f"labd/{config.lab.station}"
         self.active: ActiveRun | None = None
         self.bus: Bus | None = None
@@ -171,8 +170,7 @@ class Service:
         run = ActiveRun(run_id, info.name, operator, ctx, instruments=used)
         ctx.progress = lambda event, data: self._on_progress(run, event, data)
         if previous is not None:
-            ctx.attempt, ctx.readings = previous.attempt, previous.readings
-            ctx.completed, ctx.completed_in = previous.completed, previous.completed_in
+            previous.apply(ctx)
         else:
             await start_record(self.records, ctx, info, raw, params, self.config.lab.station)
         self.active = run

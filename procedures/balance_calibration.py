@@ -54,7 +54,6 @@ class Parameters:
 class Outcome:
     parameters: Parameters
     result: BalanceResult
-    ambient: list[RecordedReading]
 
     def table(self) -> ResultTable:
         rows = []
@@ -164,4 +163,4 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     finally:
         await leave_safe(ctx, {p.balance: balance})
     result = evaluate_balance(rep, ecc, p.eccentricity_load, loads, p.d, p.buoyancy_relative)
-    return Outcome(p, result, [r for r in ctx.readings if r.role == "ambient"])
+    return Outcome(p, result)

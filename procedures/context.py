@@ -63,15 +63,20 @@ class RecordedReading:
     attempt: int = 1
 
 
-def effective(readings: list[RecordedReading], completed: Mapping[int, int]) -> None:
-    """Mark as not used the readings of a point from an attempt that did not complete it (`completed` maps
-    point → the attempt that completed it). The stored rows are never changed; this is how they are read."""
+def interrupted(point: int | None, attempt: int, completed_in: Mapping[int, int]) -> bool:
+    """Whether a reading belongs to a point that its attempt did not complete, the point being measured again
+    in a later attempt (`completed_in` maps point → the attempt that completed it)."""
+    done_in = completed_in.get(point) if point is not None else None
+    return done_in is not None and done_in != attempt
+
+
+def effective(readings: list[RecordedReading], completed_in: Mapping[int, int]) -> None:
+    """Mark as not used the readings of interrupted points. The stored rows are never changed; this is how they
+    are read."""
     for r in readings:
-        if r.point is None or not r.used:
-            continue
-        done_in = completed.get(r.point)
-        if done_in is not None and done_in != r.attempt:
-            r.used, r.note = False, f"point interrupted in attempt {r.attempt}; measured again in attempt {done_in}"
+        if r.used and interrupted(r.point, r.attempt, completed_in):
+            r.used = False
+            r.note = f"point interrupted in attempt {r.attempt}; measured again in attempt {completed_in[r.point]}"
 
 
 @dataclass

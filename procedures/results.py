@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from calc.budget import BudgetResult, round_result
+from calc.budget import BudgetResult
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,6 @@ def budget_json(b: BudgetResult) -> list[dict[str, Any]]:
     return [{"name": c.name, "standard_uncertainty": c.standard_uncertainty, "sensitivity": c.sensitivity,
              "contribution": c.contribution, "dof": finite(c.dof), "distribution": c.distribution}
             for c in b.components]
-
-
-def fixed(value: float, U: float) -> tuple[str, str]:
-    """Value and U for a table, rounded as reported (U to two significant digits)."""
-    return round_result(value, U)
 
 
 def decimals_of(reported: str) -> int:

@@ -35,16 +35,6 @@ async def leave_safe(ctx: RunContext, instruments: Mapping[str, object]) -> None
             ctx.event("safe_state_failed", instrument=iid, error=str(exc))
 
 
-def ambient_summary(readings: list[RecordedReading]) -> dict[str, tuple[float, float]]:
-    """(min, max) of each ambient quantity over the run."""
-    out: dict[str, tuple[float, float]] = {}
-    for r in readings:
-        if r.role == "ambient":
-            lo, hi = out.get(r.quantity, (r.value, r.value))
-            out[r.quantity] = (min(lo, r.value), max(hi, r.value))
-    return out
-
-
 async def heat(ctx: RunContext, source, set_point: float) -> None:
     """Set the heat source and switch its output on (models without a switch always heat)."""
     await source.set_point(set_point)

@@ -64,7 +64,6 @@ class Outcome:
     parameters: Parameters
     points: list[ComparisonPoint]
     results: list[ComparisonResult]
-    ambient: list[RecordedReading]
 
     def table(self) -> ResultTable:
         rows = []
@@ -154,9 +153,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await ctx.complete(index, asdict(point))
     finally:
         await leave_safe(ctx, {p.source: source})   # whatever happened, the heat source goes to its safe set point
-    results = [evaluate(pt) for pt in points]
-    ambient = [r for r in ctx.readings if r.role == "ambient"]   # earlier attempts' too, after a resume
-    return Outcome(p, points, results, ambient)
+    return Outcome(p, points, [evaluate(pt) for pt in points])
 
 
 async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parameters) -> None:

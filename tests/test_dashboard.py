@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 
-import pytest
 from playwright.async_api import async_playwright
 
 from daemon.config import load_config

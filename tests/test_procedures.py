@@ -10,7 +10,6 @@ import pytest
 
 from daemon.records import Records, RecordsReader
 from daemon.runner import RunFailed, RunRefused
-from procedures.context import AnswerError
 
 from .simlab import day, run_procedure, simulated
 

@@ -104,7 +104,7 @@ async def test_a_technician_runs_a_calibration_over_mqtt_and_every_reading_is_re
 
 
 async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosquitto):
-    async with running_service(tmp_path, mosquitto) as service:
+    async with running_service(tmp_path, mosquitto):
         async with tablet(mosquitto) as client:
             await client.subscribe(f"{ROOT}/reply/#", qos=1)
             props = Properties(PacketTypes.PUBLISH)
