@@ -172,7 +172,7 @@ def scores(path: Path | str) -> dict:
         u = a.uncertainty if a.uncertainty is not None else (a.expanded / a.k if a.expanded is not None else None)
         assigned = Assigned(a.value, u, a.expanded, a.sd_pt)
     try:
-        return score(rows, assigned, spec.options.algorithm_a_stop)
+        return score(rows, assigned, spec.options.algorithm_a_stop, spec.options.algorithm_a_constants)
     except ValueError as exc:
         raise CalcFileError(path, "results", str(exc)) from None
 

@@ -160,6 +160,7 @@ class AssignedSection(_Uncertain):
 
 class ScoresOptions(_Strict):
     algorithm_a_stop: Literal["converged", "third-figure"] = "converged"
+    algorithm_a_constants: Literal["iso", "huber"] = "iso"
 
 
 class ScoresFile(_Strict):

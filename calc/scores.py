@@ -12,6 +12,12 @@ Stopping rule of Algorithm A: ISO 13528 stops "when there is no change in the th
 and s*; that rule stops at a point that depends on the starting values and can leave s* a few per cent from
 the fixed point. The default here iterates to the fixed point (relative change below 1e-12, at most 1000
 iterations); `stop="third-figure"` reproduces the standard's rule for comparison with a report that used it.
+
+Constants: ISO 13528 prints 1.483 (MADe) and 1.134 (the correction of the winsorised standard deviation), the
+roundings of 1/Φ⁻¹(3/4) = 1.4826 and 1/√β(1.5) = 1.1334 of Huber's proposal 2, which Algorithm A is (the AMC's
+"H15"). `constants="iso"` (the default) uses the printed ones, as the lab's reports must; `constants="huber"` uses
+the exact ones, to reproduce Huber estimates published to more digits than the standard's constants carry
+(the AMC copper-in-flour reference case). Their fixed points differ by a fraction of a per cent in s*.
 """
 from __future__ import annotations
 
@@ -20,8 +26,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 EN_K_DEFAULT = 2.0    # U = 2u when a participant reports only a standard uncertainty
+_K = 1.5              # winsorising at 1.5 s*
+
+
+def _huber_beta(k: float) -> float:
+    inside = 2 * norm.cdf(k) - 1
+    return float(inside + k * k * (1 - inside) - 2 * k * norm.pdf(k))
+
+
+# (factor on the median absolute deviation, factor on the winsorised standard deviation)
+CONSTANTS = {"iso": (1.483, 1.134),
+             "huber": (float(1 / norm.ppf(0.75)), float(1 / math.sqrt(_huber_beta(_K))))}
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,7 @@ class RobustResult:
     sd: float
     iterations: int
     stop: str
+    constants: str = "iso"
 
 
 def _third_figure_same(a: float, b: float) -> bool:
@@ -40,29 +59,33 @@ def _third_figure_same(a: float, b: float) -> bool:
     return float(f"{a:.3g}") == float(f"{b:.3g}")
 
 
-def algorithm_a(values: Sequence[float], stop: str = "converged", max_iterations: int = 1000) -> RobustResult:
+def algorithm_a(values: Sequence[float], stop: str = "converged", max_iterations: int = 1000,
+                constants: str = "iso") -> RobustResult:
     x = np.asarray(values, float)
     if x.size < 3:
         raise ValueError(f"Algorithm A needs at least 3 results; {x.size} given")
     if stop not in ("converged", "third-figure"):
         raise ValueError("stop must be 'converged' or 'third-figure'")
+    if constants not in CONSTANTS:
+        raise ValueError(f"constants must be one of {', '.join(CONSTANTS)}")
+    c_mad, c_sd = CONSTANTS[constants]
     xs = float(np.median(x))
-    ss = 1.483 * float(np.median(np.abs(x - xs)))
+    ss = c_mad * float(np.median(np.abs(x - xs)))
     if ss == 0:
         raise ValueError("more than half of the results are equal, so Algorithm A's starting s* is zero: give "
                          "sd_pt (σ_pt) and an assigned value instead")
     for it in range(1, max_iterations + 1):
-        delta = 1.5 * ss
+        delta = _K * ss
         w = np.clip(x, xs - delta, xs + delta)
         new_x = float(np.mean(w))
-        new_s = 1.134 * float(np.std(w, ddof=1))
+        new_s = c_sd * float(np.std(w, ddof=1))
         if stop == "third-figure":
             done = _third_figure_same(new_x, xs) and _third_figure_same(new_s, ss)
         else:
             done = abs(new_x - xs) <= 1e-12 * max(abs(new_x), ss) and abs(new_s - ss) <= 1e-12 * new_s
         xs, ss = new_x, new_s
         if done:
-            return RobustResult(xs, ss, it, stop)
+            return RobustResult(xs, ss, it, stop, constants)
     raise ValueError(f"Algorithm A did not converge in {max_iterations} iterations")
 
 
@@ -110,12 +133,13 @@ class Assigned:
     sd_pt: float | None = None
 
 
-def score(results: Sequence[Participant], assigned: Assigned | None = None, stop: str = "converged") -> dict:
+def score(results: Sequence[Participant], assigned: Assigned | None = None, stop: str = "converged",
+          constants: str = "iso") -> dict:
     if not results:
         raise ValueError("no results to score")
     robust = None
     if assigned is None:
-        robust = algorithm_a([r.value for r in results], stop)
+        robust = algorithm_a([r.value for r in results], stop, constants=constants)
         p = len(results)
         u_xpt = 1.25 * robust.sd / math.sqrt(p)
         assigned = Assigned(robust.mean, u_xpt, 2 * u_xpt, robust.sd)
@@ -138,5 +162,6 @@ def score(results: Sequence[Participant], assigned: Assigned | None = None, stop
                      "zeta": zeta, "zeta_verdict": verdict_z(zeta), "En": en, "En_verdict": verdict_en(en)})
     out = {"assigned_value": assigned.value, "assigned_uncertainty": u_xpt, "sd_pt": sd_pt, "participants": rows}
     if robust is not None:
-        out.update(robust_sd=robust.sd, algorithm_a={"iterations": robust.iterations, "stop": robust.stop})
+        out.update(robust_sd=robust.sd, algorithm_a={"iterations": robust.iterations, "stop": robust.stop,
+                                                   "constants": robust.constants})
     return out

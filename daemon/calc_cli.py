@@ -136,8 +136,11 @@ def _render_scores(d: dict) -> None:
     if d.get("sd_pt") is not None:
         head += f"  σ_pt = {_g(d['sd_pt'], 3)}"
     if "robust_sd" in d:
-        head += f"  (Algorithm A, {d['algorithm_a']['iterations']} iterations)"
-    t = Table(title=head, title_justify="left")
+        a = d["algorithm_a"]
+        head += f"\nby Algorithm A ({a['constants']} constants, {a['iterations']} iterations)"
+    # A table title wraps at the table's width, which is narrow; the heading is a line of its own.
+    console.print(head)
+    t = Table()
     for col in ("participant", "value", "z", "z′", "ζ", "En"):
         t.add_column(col, justify="right")
 

@@ -160,6 +160,19 @@ def test_algorithm_a_is_the_fixed_point_of_the_iteration_and_resists_outliers():
         algorithm_a([5, 5, 5, 5, 9])
 
 
+def test_algorithm_a_constants_are_the_standards_roundings_of_hubers():
+    from calc.scores import CONSTANTS
+    assert CONSTANTS["iso"] == (1.483, 1.134)
+    mad, sd = CONSTANTS["huber"]
+    assert mad == pytest.approx(1.482602, abs=1e-6) and sd == pytest.approx(1.133393, abs=1e-6)
+    x = [2.9, 3.1, 3.4, 3.7, 2.8, 2.5, 2.4, 5.28, 28.95, 3.5]
+    iso, huber = algorithm_a(x), algorithm_a(x, constants="huber")
+    assert huber.constants == "huber" and huber.sd != iso.sd
+    assert huber.sd == pytest.approx(iso.sd, rel=5e-3)   # a fraction of a per cent
+    with pytest.raises(ValueError, match="constants"):
+        algorithm_a(x, constants="amc")
+
+
 def test_scores_without_assigned_value_use_algorithm_a():
     results = [Participant(f"L{i}", v, 0.1) for i, v in enumerate([10.1, 9.9, 10.0, 10.2, 9.8, 12.5])]
     out = score(results)
