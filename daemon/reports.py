@@ -7,8 +7,6 @@ record. Charts are drawn with matplotlib and embedded as images.
 """
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from procedures.results import decimals_of
 
 from .i18n import words
+from .report_charts import control_chart, drift_plot, series_plot
 from .records import RecordsError, RecordsReader, RunSummary
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -123,65 +122,6 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "title": w["certificate"]}
 
 
-def _figure():
-    import matplotlib
-    matplotlib.use("Agg")          # no screen: draw to memory
-    import matplotlib.pyplot as plt
-    return plt.subplots(figsize=(7.0, 3.0), dpi=150)
-
-
-def _finish(fig, ax, unit: str, title: str) -> str:
-    """Label, close and return the figure as a PNG data URI for the document."""
-    import matplotlib.pyplot as plt
-    ax.set_ylabel(unit)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _chart(values: list[float], dates: list[str], chart: dict | None, tolerance: float | None, unit: str,
-           title: str) -> str:
-    """A control chart with its limits (and the tolerance)."""
-    fig, ax = _figure()
-    x = list(range(1, len(values) + 1))
-    ax.plot(x, values, "o-", color="#1f4e79", lw=1.2, ms=4)
-    if chart is not None:
-        ax.axhline(chart["centre"], color="#444", lw=1)
-        for lo, hi, style in ((*chart["warning"], "--"), (*chart["action"], "-")):
-            ax.axhline(lo, color="#c07000", ls=style, lw=0.9)
-            ax.axhline(hi, color="#c07000", ls=style, lw=0.9)
-        for v in chart["violations"]:
-            ax.plot(x[v["index"]], values[v["index"]], "o", mfc="none", mec="#c00000", ms=10, mew=1.5)
-    if tolerance is not None:
-        for t in (-tolerance, tolerance):
-            ax.axhline(t, color="#c00000", lw=1.2)
-    ax.set_xticks(x, [d[5:] for d in dates], rotation=45, fontsize=7)
-    return _finish(fig, ax, unit, title)
-
-
-def _drift_plot(days: list[float], values: list[float], drift: dict | None, tolerance: float | None, unit: str,
-                title: str, w: dict[str, str], origin: str) -> str:
-    """The checks against time with the fitted drift line (and the tolerance)."""
-    import numpy as np
-    fig, ax = _figure()
-    ax.plot(days, values, "o", color="#1f4e79", ms=4)
-    if drift is not None and len(days) >= 2:
-        t = np.linspace(min(days), max(days), 50)
-        b = drift["slope"]
-        a = float(np.mean(values) - b * np.mean(days))
-        ax.plot(t, a + b * t, "-", color="#444", lw=1, label=f"{b:+.3g} {unit}/d")
-        ax.legend(fontsize=7)
-    if tolerance is not None:
-        for tol in (-tolerance, tolerance):
-            ax.axhline(tol, color="#c00000", lw=1.2)
-    ax.set_xlabel(f"{w['days']} {w['since']} {origin}")
-    return _finish(fig, ax, unit, title)
-
-
 def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     w = words(lang)
     s, p, r = rec.summary, rec.summary.resolved, rec.results
@@ -214,8 +154,8 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
             "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
-            "control_chart": _chart(values, dates, chart, tolerance, unit, w["control_chart"]),
-            "drift_plot": _drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
+            "control_chart": control_chart(values, dates, chart, tolerance, unit, w["control_chart"]),
+            "drift_plot": drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
 
 
 def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:

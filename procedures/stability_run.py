@@ -4,11 +4,16 @@ held at a set point if one is named; statistics, drift and a control chart at th
 Readings are taken on a fixed schedule from the first one, so a run resumed after a crash carries on the same
 grid (the gap is on record as a gap) and ends at the same time. Readings taken while the room is out of limits
 are kept and not used.
+
+When the channel reads a reference standard of the register (or one is named), its certificate is on record
+(traceability), an expired one is refused before anything moves, and the mean is also given corrected with the
+certificate: for a heat source that is its deviation from the set point.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from calc.checks import ControlChart, Drift, control_chart, drift
 from calc.stats import describe
@@ -17,7 +22,8 @@ from drivers import TemperatureSource, ThermometerReadout
 from .context import RecordedReading, RunContext
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
-from .steps import heat, leave_safe, record_ambient
+from .standards import Correction, read_by
+from .steps import heat, leave_safe, record_ambient, standards_used
 
 NAME = "stability-run"
 VERSION = "1.0"
@@ -33,6 +39,12 @@ class Parameters:
     duration_hours: float = 8.0
     interval: float = 60.0             # seconds between readings
     stability: StabilityCriterion = field(default_factory=StabilityCriterion)
+    reference_standard: str = "auto"   # "auto": the standard the register says the channel reads; "": none
+
+    def standard(self, ctx: RunContext) -> str | None:
+        if self.reference_standard == "auto":
+            return read_by(ctx.standards, self.readout, self.channel)
+        return self.reference_standard or None
 
     def validate(self, ctx: RunContext) -> None:
         if not isinstance(ctx.instruments.get(self.readout), ThermometerReadout):
@@ -41,6 +53,13 @@ class Parameters:
             raise ValueError(f"instrument {self.source!r} is not a configured heat source")
         if self.duration_hours <= 0 or self.interval <= 0 or self.duration_hours * 3600 < 3 * self.interval:
             raise ValueError("the run needs a positive interval and at least three readings in its duration")
+        sid = self.standard(ctx)
+        if sid is not None:
+            if sid not in ctx.standards:
+                raise ValueError(f"reference standard {sid!r} is not in the register")
+            ctx.standards[sid].check_valid(datetime.fromtimestamp(ctx.clock.now(), timezone.utc).date())
+            if self.source:
+                ctx.standards[sid].correction(self.set_point)   # refuses a set point outside its certificate
 
 
 @dataclass
@@ -54,11 +73,20 @@ class Outcome:
     drift: Drift                      # per hour
     chart: ControlChart
     excluded: int
+    correction: Correction | None = None   # of the reference standard at the mean
+
+    @property
+    def corrected_mean(self) -> float | None:
+        return None if self.correction is None else self.mean + self.correction.value
 
     def table(self) -> ResultTable:
         d = self.drift
-        return ResultTable(f"Stability over {self.parameters.duration_hours:g} h "
-                           f"({self.n} readings used, {self.excluded} excluded)",
+        title = (f"Stability over {self.parameters.duration_hours:g} h "
+                 f"({self.n} readings used, {self.excluded} excluded)")
+        if self.correction is not None:
+            title += (f"; mean corrected with certificate {self.correction.certificate}: "
+                      f"{self.corrected_mean:.4f} (u of the correction {self.correction.standard_uncertainty:.4f})")
+        return ResultTable(title,
                            ["mean", "s", "min", "max", "drift /h", "u(drift) /h", "significant", "run rules"],
                            [[f"{self.mean:.4f}", f"{self.sd:.4f}", f"{self.minimum:.4f}", f"{self.maximum:.4f}",
                              f"{d.slope:+.5f}", f"{d.slope_uncertainty:.5f}", "yes" if d.significant else "no",
@@ -70,11 +98,20 @@ class Outcome:
                 "drift_per_hour": {"slope": self.drift.slope, "standard_uncertainty": self.drift.slope_uncertainty,
                                    "significant": self.drift.significant},
                 "control_chart": {"centre": self.chart.centre, "sigma": self.chart.sigma,
-                                  "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]}}
+                                  "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]},
+                "reference": None if self.correction is None else {
+                    "certificate": self.correction.certificate, "correction": self.correction.value,
+                    "correction_standard_uncertainty": self.correction.standard_uncertainty,
+                    "corrected_mean": self.corrected_mean,
+                    "set_point_deviation": (self.corrected_mean - self.parameters.set_point
+                                            if self.parameters.source else None)}}
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     p.validate(ctx)
+    sid = p.standard(ctx)
+    if sid is not None:
+        standards_used(ctx, sid)
     readout = ctx.instruments[p.readout]
     source = ctx.instruments[p.source] if p.source else None
     total = int(math.floor(p.duration_hours * 3600 / p.interval)) + 1
@@ -114,5 +151,11 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     summary = describe(values)
     hours = [(r.time - used[0].time) / 3600 for r in used]
     d, _ = drift(hours, values)
+    correction = None
+    if sid is not None:
+        standard = ctx.standards[sid]
+        low, high = standard.range
+        if low <= summary.mean <= high:
+            correction = standard.correction(summary.mean)
     return Outcome(p, summary.n, summary.mean, summary.sd, min(values), max(values), d, control_chart(values),
-                   len([r for r in ctx.readings if r.role == "stability"]) - len(used))
+                   len([r for r in ctx.readings if r.role == "stability"]) - len(used), correction)

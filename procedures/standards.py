@@ -30,12 +30,14 @@ class Standard:
     points: tuple[tuple[float, float, float, float], ...]   # (nominal, correction, U, k)
     drift_allowance: float = 0.0
     resolution: float = 0.0
+    instrument: str | None = None       # the instrument that reads it, and on which channel
+    channel: int | None = None
 
     @classmethod
     def from_config(cls, id: str, cfg) -> "Standard":
         return cls(id, cfg.description, cfg.serial_number, cfg.certificate, cfg.calibrated, cfg.due, cfg.unit,
                    tuple((p.nominal, p.correction, p.expanded_uncertainty, p.k) for p in cfg.corrections),
-                   cfg.drift_allowance, cfg.resolution)
+                   cfg.drift_allowance, cfg.resolution, cfg.instrument, cfg.channel)
 
     def check_valid(self, on: date) -> None:
         if on > self.due:
@@ -75,6 +77,14 @@ class Standard:
             raise StandardError(f"{load:g} {self.unit} cannot be made from the pieces of standard {self.id} "
                                 f"({', '.join(f'{p[0]:g}' for p in self.points)} {self.unit})")
         return tuple(chosen)
+
+
+def read_by(standards: dict[str, Standard], instrument: str, channel: int | None) -> str | None:
+    """The standard the register says this instrument reads on this channel, if any."""
+    for sid, std in standards.items():
+        if std.instrument == instrument and (std.channel is None or std.channel == channel):
+            return sid
+    return None
 
 
 def register(config_standards: dict) -> dict[str, Standard]:

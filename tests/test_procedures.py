@@ -218,3 +218,38 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
     assert outcome.n == len(stab) < 61 - 5                               # a gap (and re-stabilising)
     assert any(e["event"] == "logging" and e["resumed_with"] == len(first) for e in ctx.events)
     assert stab[:len(first)] == first
+
+
+async def test_stability_run_is_traceable_to_the_standard_its_channel_reads():
+    params = {"duration_hours": "0.1", "interval": "30", "stability.window": "6"}
+    async with simulated(speed=600) as (config, instruments, lab, standards):
+        block, truth = lab.world.blocks["dry_block"], []
+
+        def progress(event, data):          # the block's true temperature as each reading is taken
+            if event == "reading" and data["reading"].role == "stability":
+                truth.append(block.true_temperature())
+        outcome, ctx = await run_procedure("stability-run", params, lab=lab, instruments=instruments,
+                                           standards=standards, config=config, progress=progress)
+        true_mean = float(np.mean(truth))
+    assert len(truth) == outcome.n
+    used = [e for e in ctx.events if e["event"] == "standard_used"]
+    assert [e["standard"] for e in used] == ["ref_prt"]          # found from the register: ref_readout channel 1
+    assert outcome.correction.certificate == "KAL-2025/0631/SUHU"
+    # The readout's channel 1 reads 0.016 °C low at 50 °C; the certificate's correction puts it back.
+    assert abs(outcome.mean - true_mean) > 0.01
+    assert abs(outcome.corrected_mean - true_mean) < 0.003
+    assert outcome.to_json()["reference"]["set_point_deviation"] == pytest.approx(outcome.corrected_mean - 50.0)
+
+    async with simulated(speed=600) as (config, instruments, lab, standards):
+        outcome, ctx = await run_procedure("stability-run", {**params, "reference_standard": ""}, lab=lab,
+                                           instruments=instruments, standards=standards, config=config)
+    assert outcome.correction is None and not [e for e in ctx.events if e["event"] == "standard_used"]
+
+    async with simulated() as (config, instruments, lab, _):
+        cfg = dict(config.standards)
+        cfg["ref_prt"] = cfg["ref_prt"].model_copy(update={"due": date(2025, 1, 1)})
+        from procedures import register
+        with pytest.raises(RunRefused, match="past its due date"):
+            await run_procedure("stability-run", params, lab=lab, instruments=instruments,
+                                standards=register(cfg), config=config)
+        assert lab.servers["dry_block"].commands == []
