@@ -255,7 +255,8 @@ def export(run_id, fmt, output, config_dir, records) -> None:
 @_config_option
 @_records_option
 def report(run_id, lang, out, fmt, config_dir, records) -> None:
-    """The draft certificate (calibrations) or the check report (intermediate checks) of a completed run."""
+    """The document of a completed run: draft certificate (calibrations), check report (intermediate checks),
+    standardisation report (titration) or stability report (stability run)."""
     from .reports import ReportError, load, render
     from .records import RecordsError
     from .run import records_path

@@ -1,5 +1,5 @@
-"""Documents from the record: the draft calibration certificate and the intermediate-check report, in HTML and
-PDF (one template; WeasyPrint makes the PDF), in English or Indonesian.
+"""Documents from the record, in HTML and PDF (WeasyPrint), in English or Indonesian: the draft calibration
+certificate, the intermediate-check report, the solution standardisation report and the stability run report.
 
 Everything comes from the records database (run, resolved parameters, `standard_used` events, ambient readings,
 results), never from files a run left behind, so a document can always be produced again and matches the
@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from calc.budget import round_result
 from procedures.results import decimals_of
 
 from .i18n import words
@@ -158,17 +159,105 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "drift_plot": drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
 
 
+def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    c, U = round_result(r["concentration"], r["expanded_uncertainty"])
+    n, U_n = round_result(r["normality"], r["normality_expanded_uncertainty"])
+    d = decimals_of(U)
+    rows = [[str(i + 1), f"{x['mass']:.6g}", f"{x['volume']:.2f}", f"{x['concentration']:.{d + 1}f}"]
+            for i, x in enumerate(r["replicates"])]
+    total = sum(b["contribution"] ** 2 for b in r["budget"]) or 1.0
+    budget = [[_input_name(b["name"], w), f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}", f"{b['sensitivity']:.4g}",
+               f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
+              for b in sorted(r["budget"], key=lambda b: -b["contribution"]) if b["contribution"] > 0]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["standardisation_report"],
+            "method": w["method.solution-standardisation"], "molar_mass": _molar_mass(p["formula"]),
+            "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "columns": [w["replicate"], f"{w['mass']} (g)", f"{w['titrant_volume']} (mL)",
+                        f"{w['concentration']} (mol/L)"], "rows": rows,
+            "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}", "coverage": f"{100 * r['coverage']:g}"},
+            "budget_columns": [w["input"], w["value"], "u", w["sensitivity"], w["contribution"], f"{w['share']} (%)"],
+            "budget": budget,
+            "statement": w["uncertainty_statement"].format(coverage=f"{100 * r['coverage']:g}")}
+
+
+def _input_name(name: str, w: dict[str, str]) -> str:
+    if name.startswith("A_"):
+        return f"{name}: {w['input.A']} {name[2:]}"
+    return f"{name}: {w[f'input.{name}']}" if f"input.{name}" in w else name
+
+
+def _molar_mass(formula: str) -> str:
+    from procedures.solution_standardisation import molar_mass
+    return f"{molar_mass(formula):.4f}"
+
+
+def stability_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    logged = [x for x in rec.readings if x["role"] == "stability"]
+    t0 = logged[0]["time"]
+    used = [((x["time"] - t0) / 3600, x["value"]) for x in logged if x["used"]]
+    excluded = [((x["time"] - t0) / 3600, x["value"]) for x in logged if not x["used"]]
+    unit = logged[0]["unit"]
+    drift = r["drift_per_hour"]
+    stats = [[w["readings_used"], str(r["n"])], [w["excluded"], str(r["excluded"])],
+             [w["mean"], f"{r['mean']:.4f} {unit}"], ["s", f"{r['sd']:.4f} {unit}"],
+             ["min / max", f"{r['min']:.4f} / {r['max']:.4f} {unit}"],
+             [w["peak_to_peak"], f"{r['max'] - r['min']:.4f} {unit}"],
+             [w["drift_per_hour"], f"{drift['slope']:+.4f} {unit}/h, u = {drift['standard_uncertainty']:.4f} "
+                                   f"{unit}/h ({w['significant'] if drift['significant'] else w['not_significant']})"],
+             [w["control_chart"], _rules(r["control_chart"]["violations"], r["n"], w)]]
+    ref = r.get("reference")
+    if ref:
+        stats.append([w["corrected_mean"], f"{ref['corrected_mean']:.4f} {unit} ({w['u_correction']} "
+                                           f"{ref['correction_standard_uncertainty']:.4f} {unit}, {ref['certificate']})"])
+        if ref["set_point_deviation"] is not None:
+            stats.append([w["set_point_deviation"], f"{ref['set_point_deviation']:+.4f} {unit}"])
+    held = f"{p['source']}, {p['set_point']:g} {unit}" if p["source"] else w["none_at_set_point"]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["stability_report"],
+            "thermometer": f"{p['readout']}, {w['channel']} {p['channel']}", "held": held,
+            "period": f"{_time(t0)} … {_time(logged[-1]['time'])} ({p['duration_hours']:g} h, {w['interval']} "
+                      f"{p['interval']:g} s)",
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events), "stats": stats,
+            "plot": series_plot([h for h, _ in used], [v for _, v in used], excluded, r["mean"],
+                                p["set_point"] if p["source"] else None, unit, w["readings"],
+                                f"{w['hours']} {w['since']} {_time(t0)}")}
+
+
+def _rules(violations: list[dict], n: int, w: dict[str, str]) -> str:
+    """Which run rules fired, and on how many of the readings (one reading can break several rules)."""
+    if not violations:
+        return w["in_control"]
+    rules = sorted({v["rule"] for v in violations})
+    return f"{w['violations']}: {'; '.join(rules)} ({len({v['index'] for v in violations})}/{n})"
+
+
+def _time(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# Per procedure: the template, the file name's stem, how the context is made, and what the document is called.
+DOCUMENTS = {
+    **{proc: ("report-certificate.html.j2", "certificate", certificate_context, "draft certificate")
+       for proc in CALIBRATIONS},
+    **{proc: ("report-check.html.j2", "check-report", check_context, "check report") for proc in CHECKS},
+    "solution-standardisation": ("report-standardisation.html.j2", "standardisation-report",
+                                 standardisation_context, "standardisation report"),
+    "stability-run": ("report-stability.html.j2", "stability-report", stability_context, "stability report"),
+}
+
+
 def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    if rec.summary.procedure in CALIBRATIONS:
-        html = env.get_template("report-certificate.html.j2").render(**certificate_context(rec, lab, lang))
-        stem = f"certificate-{rec.summary.run_id}-{lang}"
-    elif rec.summary.procedure in CHECKS:
-        html = env.get_template("report-check.html.j2").render(**check_context(rec, lab, lang))
-        stem = f"check-report-{rec.summary.run_id}-{lang}"
-    else:
+    if rec.summary.procedure not in DOCUMENTS:
         raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
-                          f"{', '.join(CALIBRATIONS + CHECKS)})")
+                          f"{', '.join(DOCUMENTS)})")
+    template, prefix, context, _ = DOCUMENTS[rec.summary.procedure]
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template(template).render(**context(rec, lab, lang))
+    stem = f"{prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     if "html" in formats:
@@ -188,4 +277,4 @@ def html_to_pdf(html: str, path: Path) -> None:
     HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
 
 
-__all__ = ["CALIBRATIONS", "CHECKS", "RecordsError", "ReportError", "html_to_pdf", "load", "render"]
+__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "RecordsError", "ReportError", "html_to_pdf", "load", "render"]

@@ -174,9 +174,9 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
 
 
 async def _documents(store: Records, run_id: str, procedure: str, config: Config, folder: Path) -> str:
-    """The run's document (draft certificate or check report), in English and Indonesian, from the record."""
-    from .reports import CALIBRATIONS, CHECKS, load, render
-    if procedure not in CALIBRATIONS + CHECKS:
+    """The run's document (draft certificate, check report, ...), in English and Indonesian, from the record."""
+    from .reports import DOCUMENTS, load, render
+    if procedure not in DOCUMENTS:
         return ""
     await store.flush()
     rec = await asyncio.to_thread(load, store.path, run_id)
@@ -187,7 +187,7 @@ async def _documents(store: Records, run_id: str, procedure: str, config: Config
         except OSError as exc:   # WeasyPrint without the system's Pango: the HTML is still there
             console.print(f"[yellow]PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)[/]")
             written += await asyncio.to_thread(render, rec, config.lab, lang, folder, ("html",))
-    kind = "draft certificate" if rec.summary.procedure in CALIBRATIONS else "check report"
+    kind = DOCUMENTS[procedure][3]
     return f"{kind} ({', '.join(p.name for p in written)})"
 
 

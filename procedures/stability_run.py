@@ -127,9 +127,11 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         earlier = [r for r in ctx.readings if r.role == "stability"]
         start = earlier[0].time if earlier else ctx.clock.now()
         ctx.event("logging", start=start, readings=total, resumed_with=len(earlier))
+        last = round((earlier[-1].time - start) / p.interval) if earlier else -1
         while True:
-            # The next slot of the grid that has not passed: after a reading, after a suspension, after a crash.
-            index = max(0, math.ceil((ctx.clock.now() - start) / p.interval - 1e-6))
+            # The next slot of the grid not yet taken and not passed by more than a tenth of the interval (a slot
+            # a moment ago is still taken, on time): after a reading, after a suspension, after a crash.
+            index = max(last + 1, math.ceil((ctx.clock.now() - start) / p.interval - 0.1))
             if index >= total:
                 break
             await ctx.clock.sleep(start + index * p.interval - ctx.clock.now())
@@ -140,6 +142,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             if held == "suspended":
                 rec.used, rec.note = False, "taken after ambient conditions were out of limits"
             await ctx.record(rec)
+            last = index
             ctx.progress("step", {"done": index + 1, "of": total, "label": f"{reading.value:.4f} {reading.unit}"})
             if index % max(1, round(3600 / p.interval)) == 0:
                 await record_ambient(ctx, None)

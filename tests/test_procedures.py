@@ -231,7 +231,8 @@ async def test_stability_run_is_traceable_to_the_standard_its_channel_reads():
         outcome, ctx = await run_procedure("stability-run", params, lab=lab, instruments=instruments,
                                            standards=standards, config=config, progress=progress)
         true_mean = float(np.mean(truth))
-    assert len(truth) == outcome.n
+    assert len(truth) == outcome.n == 13              # every slot of 6 min at 30 s, the first one included
+    assert any(r.role == "ambient" for r in ctx.readings)
     used = [e for e in ctx.events if e["event"] == "standard_used"]
     assert [e["standard"] for e in used] == ["ref_prt"]          # found from the register: ref_readout channel 1
     assert outcome.correction.certificate == "KAL-2025/0631/SUHU"

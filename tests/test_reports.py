@@ -112,11 +112,50 @@ async def test_working_standard_check_report_in_indonesian(tmp_path):
         assert expected in text, expected
 
 
-async def test_no_document_for_an_unfinished_or_unsupported_run(tmp_path):
-    config, _ = await _recorded(tmp_path, "stability-run", {"duration_hours": "0.05", "interval": "30",
-                                                            "source": ""})
-    with pytest.raises(ReportError, match="no document for procedure stability-run"):
-        render(load(tmp_path / "labd.sqlite", "stability-run-1"), config.lab, "en", tmp_path / "out")
+async def test_solution_standardisation_report_gives_the_concentration_its_budget_and_the_replicates(tmp_path):
+    config, outcome = await _recorded(tmp_path, "solution-standardisation", {"replicates": "3"})
+    pdf = render(load(tmp_path / "labd.sqlite", "solution-standardisation-1"), config.lab, "id", tmp_path / "out",
+                 ("pdf",))[0]
+    assert pdf.name == "standardisation-report-solution-standardisation-1-id.pdf"
+    text = pdf_text(pdf)
+    value, U = outcome.result.outputs["c"].reported()
+    for expected in ("Laporan pembakuan larutan", "Baku primer", "C8H5KO4", "204.2212", f"c = {value} mol/L",
+                     f"U = {U} mol/L", "Normalitas", "Anggaran ketidakpastian", "kalibrasi buret", "berat atom K",
+                     "Diperiksa oleh"):
+        assert expected in text, expected
+    for r in outcome.replicates:
+        assert f"{r['volume']:.2f}" in text
+    html = render(load(tmp_path / "labd.sqlite", "solution-standardisation-1"), config.lab, "en", tmp_path / "out",
+                  ("html",))[0].read_text()
+    assert "Solution standardisation report" in html and "burette calibration" in html
+
+
+async def test_stability_report_has_the_readings_statistics_and_traceability(tmp_path):
+    config, outcome = await _recorded(tmp_path, "stability-run", {"duration_hours": "0.1", "interval": "30"},
+                                      speed=600)
+    pdf = render(load(tmp_path / "labd.sqlite", "stability-run-1"), config.lab, "en", tmp_path / "out", ("pdf",))[0]
+    text = pdf_text(pdf)
+    for expected in ("Stability run report", "ref_readout, channel 1", "dry_block, 50 °C", "KAL-2025/0631/SUHU",
+                     f"{outcome.mean:.4f} °C", f"{outcome.sd:.4f} °C", f"{outcome.corrected_mean:.4f} °C",
+                     f"{outcome.corrected_mean - 50:+.4f} °C", "Drift per hour", "Environmental conditions"):
+        assert expected in text, expected
+    assert "not recorded" not in text
+    pages = pdf_pages(pdf, tmp_path)
+    assert any(has_colour(p, (31, 78, 121)) for p in pages)     # the readings are drawn
+
+
+async def test_no_document_for_an_unfinished_run(tmp_path):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        async with simulated() as (config, instruments, lab, standards):
+            with pytest.raises(Exception):
+                await run_procedure("solution-standardisation", {}, lab=lab, instruments=instruments,
+                                    standards=standards, config=config, records=records, run_id="broken",
+                                    answers={"volume_1": "n/a"})
+    finally:
+        await records.close()
+    with pytest.raises(ReportError, match="run broken is failed: documents are made from completed runs only"):
+        load(tmp_path / "labd.sqlite", "broken")
 
 
 def test_validation_report_as_pdf(tmp_path):
