@@ -90,10 +90,10 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
         operator = authorise(config, operator, name)
     except (RunRefused, RecordsError) as exc:
         raise click.ClickException(f"refused: {exc}") from None
-    run_id = previous.run_id if previous else new_run_id()
-
     async with bench(config, simulate=simulate, speed=speed, seed=seed, start=sim_start) as (instruments, lab):
         clock = lab.clock if lab is not None else WallClock()
+        # Named by the run's own clock: a run on a simulated date is named by that date, like its record.
+        run_id = previous.run_id if previous else new_run_id(clock.now())
         simulated_operator = SimulatedOperator(lab.world) if lab is not None else None
 
         async def ask(prompt: Prompt) -> str:

@@ -142,3 +142,21 @@ def test_sigusr1_pauses_and_sigusr2_resumes(tmp_path):
         (run,) = reader.runs()
         kinds = [e["kind"] for e in reader.events(run.run_id)]
     assert run.state == "completed" and kinds.index("paused") < kinds.index("resumed")
+
+
+def test_a_run_on_a_simulated_date_is_named_and_documented_by_that_date(tmp_path):
+    proc = subprocess.run([*LABD, "run", "solution-standardisation", "--simulate", "--speed", "400",
+                           "--sim-date", "2026-03-02", "--operator", "demo", "--records", str(tmp_path / "labd.sqlite"),
+                           "--out", str(tmp_path / "runs"), "--answers", str(REPO / "config" / "demo-answers.toml")],
+                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("20260302-")
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        (run,) = reader.runs()
+        first = reader.readings(run.run_id)[0]["time"]
+    # The readings and the document carry the simulated date; `created` stays the wall-clock time the record
+    # was written, which the audit needs.
+    assert run.run_id == folder.name and time.strftime("%Y-%m-%d", time.gmtime(first)) == "2026-03-02"
+    html = (folder / f"standardisation-report-{run.run_id}-en.html").read_text()
+    assert "2026-03-02" in html and (folder / f"standardisation-report-{run.run_id}-id.pdf").exists()
