@@ -128,6 +128,7 @@ class ServiceConfig(_Strict):
     monitor_interval: float = Field(default=5.0, gt=0)   # seconds between live readings of idle instruments
     on_restart: str = Field(default="resume", pattern="^(resume|mark)$")   # runs found unfinished after a crash
     dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    documents: str | None = None     # folder for the documents of completed runs; default: beside the records
 
 
 class MqttConfig(_Strict):

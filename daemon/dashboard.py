@@ -27,7 +27,8 @@ class Dashboard:
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.add_routes([web.get("/", self.page), web.get("/api/state", self.state),
-                             web.get("/events", self.events), web.post("/api/command", self.command)])
+                             web.get("/events", self.events), web.post("/api/command", self.command),
+                             web.get("/documents/{name}", self.document)])
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> int:
@@ -55,6 +56,8 @@ class Dashboard:
             kind, data = "reading", {"instrument": topic.split("/")[1], **data}
         elif topic.startswith("runs/") and topic.endswith("/state"):
             kind = "run"
+        elif topic.startswith("runs/") and topic.endswith("/result"):
+            kind, data = "result", {"run_id": data["run_id"], "documents": data.get("documents", [])}
         elif topic == "status":
             kind = "status"
         else:
@@ -87,6 +90,15 @@ class Dashboard:
         finally:
             self.clients.discard(q)
         return resp
+
+    async def document(self, request: web.Request) -> web.StreamResponse:
+        """A completed run's document, by its file name only: nothing outside the documents folder is served."""
+        name = request.match_info["name"]
+        folder = self.service.documents.resolve()
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file() or path.suffix not in (".pdf", ".html"):
+            raise web.HTTPNotFound(text=f"no document {name!r}")
+        return web.FileResponse(path)
 
     async def command(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -269,6 +269,25 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
     return written
 
 
+def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[str, ...] = ("en", "id"),
+                    warn=None) -> list[Path]:
+    """A completed run's document in each language, from the record; [] for a procedure without one.
+
+    Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
+    rec = load(records, run_id)
+    if rec.summary.procedure not in DOCUMENTS:
+        return []
+    written: list[Path] = []
+    for lang in langs:
+        try:
+            written += render(rec, lab, lang, folder)
+        except OSError as exc:
+            if warn is not None:
+                warn(f"PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)")
+            written += render(rec, lab, lang, folder, ("html",))
+    return written
+
+
 def html_to_pdf(html: str, path: Path) -> None:
     import logging
     from weasyprint import HTML   # imported here: it loads Pango, which only documents need
@@ -277,4 +296,5 @@ def html_to_pdf(html: str, path: Path) -> None:
     HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
 
 
-__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "RecordsError", "ReportError", "html_to_pdf", "load", "render"]
+__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "RecordsError", "ReportError", "html_to_pdf", "load", "render",
+           "write_documents"]

@@ -175,20 +175,13 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
 
 async def _documents(store: Records, run_id: str, procedure: str, config: Config, folder: Path) -> str:
     """The run's document (draft certificate, check report, ...), in English and Indonesian, from the record."""
-    from .reports import DOCUMENTS, load, render
+    from .reports import DOCUMENTS, write_documents
     if procedure not in DOCUMENTS:
         return ""
     await store.flush()
-    rec = await asyncio.to_thread(load, store.path, run_id)
-    written = []
-    for lang in ("en", "id"):
-        try:
-            written += await asyncio.to_thread(render, rec, config.lab, lang, folder)
-        except OSError as exc:   # WeasyPrint without the system's Pango: the HTML is still there
-            console.print(f"[yellow]PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)[/]")
-            written += await asyncio.to_thread(render, rec, config.lab, lang, folder, ("html",))
-    kind = DOCUMENTS[procedure][3]
-    return f"{kind} ({', '.join(p.name for p in written)})"
+    written = await asyncio.to_thread(write_documents, store.path, run_id, config.lab, folder,
+                                      warn=lambda m: console.print(f"[yellow]{m}[/]"))
+    return f"{DOCUMENTS[procedure][3]} ({', '.join(p.name for p in written)})"
 
 
 def _write(folder: Path, ctx: RunContext, outcome) -> Path:

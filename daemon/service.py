@@ -13,6 +13,7 @@ import logging
 import os
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drivers import InstrumentError
@@ -61,6 +62,7 @@ class Service:
         self.mqtt_url = mqtt_url or os.environ.get("LABD_MQTT_URL") or config.mqtt.url
         self.influx_url = influx_url or os.environ.get("LABD_INFLUX_URL") or config.influx.url
         self.records = Records(run_records_path(config, records_path))
+        self.documents = Path(config.service.documents or self.records.path.parent / "documents")
         self.root = config.mqtt.topic_root or f"labd/{config.lab.station}"
         self.active: ActiveRun | None = None
         self.bus: Bus | None = None
@@ -182,7 +184,9 @@ class Service:
         try:
             outcome = await execute(run.ctx, info, params)
             self._publish(f"runs/{run.run_id}/result", {"run_id": run.run_id, "procedure": run.procedure,
-                                                        "results": outcome.to_json()}, qos=1, retain=True)
+                                                        "results": outcome.to_json(),
+                                                        "documents": await self._documents(run)},
+                          qos=1, retain=True)
         except (RunRefused, RunFailed) as exc:
             run.error = getattr(exc, "message", str(exc))
         except asyncio.CancelledError:
@@ -200,6 +204,18 @@ class Service:
             self._publish_state(run)
             if self.active is run:
                 self.active = None
+
+    async def _documents(self, run: ActiveRun) -> list[str]:
+        """The run's document, as `labd run` writes it; a document that cannot be made does not fail the run."""
+        from .reports import write_documents
+        try:
+            await self.records.flush()
+            written = await asyncio.to_thread(write_documents, self.records.path, run.run_id, self.config.lab,
+                                              self.documents, warn=log.warning)
+        except Exception:
+            log.exception("documents of run %s not written", run.run_id)
+            return []
+        return [p.name for p in written]
 
     async def _ask(self, prompt: Prompt) -> str:
         run = self.active

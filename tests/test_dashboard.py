@@ -79,6 +79,13 @@ async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_p
         await page.wait_for_function("Number(document.getElementById('progress')?.value) >= 1", timeout=60000)
         await page.wait_for_function("document.getElementById('runstate')?.textContent === 'completed'",
                                      timeout=90000)
+        # The draft certificate is made on completion and linked from the page.
+        link = page.locator('a.doc[href$="-en.pdf"]')
+        await link.wait_for(timeout=60000)
+        pdf = await page.request.get(url.rstrip("/") + await link.get_attribute("href"))
+        assert pdf.ok and (await pdf.body()).startswith(b"%PDF")
+        for wrong in ("..%2Flabd.sqlite", "labd.sqlite", "nothing.pdf"):     # only documents, only that folder
+            assert (await page.request.get(url + "documents/" + wrong)).status == 404
         assert page.viewport_size["width"] == 390
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1                      # no sideways scrolling on a phone

@@ -87,6 +87,10 @@ async def test_a_technician_runs_a_calibration_over_mqtt_and_every_reading_is_re
             assert seen["result"]["results"][0]["nominal"] == 30.0
             assert any(s["prompt"] and s["prompt"]["key"] == "insert_probes" for s in seen["states"])
             assert seen["states"][-1]["state"] == "completed"
+            # The draft certificate, as labd run writes it, beside the records.
+            assert sorted(seen["result"]["documents"]) == sorted(
+                f"certificate-{run_id}-{lang}.{ext}" for lang in ("en", "id") for ext in ("html", "pdf"))
+            assert all((tmp_path / "documents" / d).is_file() for d in seen["result"]["documents"])
         assert await service.streamer.drained(30)
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         recorded = reader.readings(run_id)
