@@ -7,10 +7,11 @@ record. Charts are drawn with matplotlib and embedded as images.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -105,8 +106,10 @@ def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list
     return cols, out, rows[0]["coverage"] * 100, text
 
 
-def _date(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).date().isoformat()
+def _date(rec: RunRecord) -> str:
+    """The day of the run: of its first reading (on the run's own clock), else of its record."""
+    first = min((r["time"] for r in rec.readings), default=rec.summary.created)
+    return datetime.fromtimestamp(first, timezone.utc).date().isoformat()
 
 
 def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
@@ -115,10 +118,9 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
     cols.append("p (%)")                  # the coverage probability of each U
     rows = [row + [f"{coverage:g}"] for row in rows]
-    first = min((r["time"] for r in rec.readings), default=s.created)
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
             "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
-            "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(first),
+            "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(rec),
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
             "title": w["certificate"]}
 
@@ -154,7 +156,7 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "series": r["series"], "columns": [w["check_date"], f"{w['deviation']} ({unit})", f"s ({unit})", "n"],
             "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
-            "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
+            "date": _date(rec),
             "control_chart": control_chart(values, dates, chart, tolerance, unit, w["control_chart"]),
             "drift_plot": drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
 
@@ -168,17 +170,19 @@ def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     rows = [[str(i + 1), f"{x['mass']:.6g}", f"{x['volume']:.2f}", f"{x['concentration']:.{d + 1}f}"]
             for i, x in enumerate(r["replicates"])]
     total = sum(b["contribution"] ** 2 for b in r["budget"]) or 1.0
-    budget = [[_input_name(b["name"], w), f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}", f"{b['sensitivity']:.4g}",
-               f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
+    budget = [[_input_name(b["name"], w), f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}",
+               f"{b['sensitivity']:.4g}", f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
               for b in sorted(r["budget"], key=lambda b: -b["contribution"]) if b["contribution"] > 0]
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["standardisation_report"],
             "method": w["method.solution-standardisation"], "molar_mass": _molar_mass(p["formula"]),
-            "date": _date(min((x["time"] for x in rec.readings), default=s.created)),
+            "date": _date(rec),
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
             "columns": [w["replicate"], f"{w['mass']} (g)", f"{w['titrant_volume']} (mL)",
                         f"{w['concentration']} (mol/L)"], "rows": rows,
-            "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}", "coverage": f"{100 * r['coverage']:g}"},
-            "budget_columns": [w["input"], w["value"], "u", w["sensitivity"], w["contribution"], f"{w['share']} (%)"],
+            "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}",
+                       "coverage": f"{100 * r['coverage']:g}"},
+            "budget_columns": [w["input"], w["value"], "u", w["sensitivity"], w["contribution"],
+                               f"{w['share']} (%)"],
             "budget": budget,
             "statement": w["uncertainty_statement"].format(coverage=f"{100 * r['coverage']:g}")}
 
@@ -212,8 +216,9 @@ def stability_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
              [w["control_chart"], _rules(r["control_chart"]["violations"], r["n"], w)]]
     ref = r.get("reference")
     if ref:
-        stats.append([w["corrected_mean"], f"{ref['corrected_mean']:.4f} {unit} ({w['u_correction']} "
-                                           f"{ref['correction_standard_uncertainty']:.4f} {unit}, {ref['certificate']})"])
+        u = ref["correction_standard_uncertainty"]
+        stats.append([w["corrected_mean"], f"{ref['corrected_mean']:.4f} {unit} ({w['u_correction']} {u:.4f} "
+                                           f"{unit}, {ref['certificate']})"])
         if ref["set_point_deviation"] is not None:
             stats.append([w["set_point_deviation"], f"{ref['set_point_deviation']:+.4f} {unit}"])
     held = f"{p['source']}, {p['set_point']:g} {unit}" if p["source"] else w["none_at_set_point"]
@@ -239,14 +244,21 @@ def _time(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-# Per procedure: the template, the file name's stem, how the context is made, and what the document is called.
+class Document(NamedTuple):
+    template: str
+    prefix: str                                     # of the file name: <prefix>-<run id>-<lang>.<html|pdf>
+    context: Callable[[RunRecord, Any, str], dict[str, Any]]
+    kind: str                                       # what the document is called
+
+
 DOCUMENTS = {
-    **{proc: ("report-certificate.html.j2", "certificate", certificate_context, "draft certificate")
+    **{proc: Document("report-certificate.html.j2", "certificate", certificate_context, "draft certificate")
        for proc in CALIBRATIONS},
-    **{proc: ("report-check.html.j2", "check-report", check_context, "check report") for proc in CHECKS},
-    "solution-standardisation": ("report-standardisation.html.j2", "standardisation-report",
-                                 standardisation_context, "standardisation report"),
-    "stability-run": ("report-stability.html.j2", "stability-report", stability_context, "stability report"),
+    **{proc: Document("report-check.html.j2", "check-report", check_context, "check report") for proc in CHECKS},
+    "solution-standardisation": Document("report-standardisation.html.j2", "standardisation-report",
+                                         standardisation_context, "standardisation report"),
+    "stability-run": Document("report-stability.html.j2", "stability-report", stability_context,
+                              "stability report"),
 }
 
 
@@ -254,10 +266,10 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
     if rec.summary.procedure not in DOCUMENTS:
         raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
                           f"{', '.join(DOCUMENTS)})")
-    template, prefix, context, _ = DOCUMENTS[rec.summary.procedure]
+    doc = DOCUMENTS[rec.summary.procedure]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    html = env.get_template(template).render(**context(rec, lab, lang))
-    stem = f"{prefix}-{rec.summary.run_id}-{lang}"
+    html = env.get_template(doc.template).render(**doc.context(rec, lab, lang))
+    stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     if "html" in formats:
@@ -274,9 +286,10 @@ def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[
     """A completed run's document in each language, from the record; [] for a procedure without one.
 
     Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
+    with RecordsReader(records) as reader:        # the run's row only: most runs have no document to make
+        if reader.run(run_id).procedure not in DOCUMENTS:
+            return []
     rec = load(records, run_id)
-    if rec.summary.procedure not in DOCUMENTS:
-        return []
     written: list[Path] = []
     for lang in langs:
         try:
@@ -296,5 +309,5 @@ def html_to_pdf(html: str, path: Path) -> None:
     HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
 
 
-__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "RecordsError", "ReportError", "html_to_pdf", "load", "render",
-           "write_documents"]
+__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "Document", "RecordsError", "ReportError", "html_to_pdf", "load",
+           "render", "write_documents"]

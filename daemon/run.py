@@ -176,12 +176,10 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
 async def _documents(store: Records, run_id: str, procedure: str, config: Config, folder: Path) -> str:
     """The run's document (draft certificate, check report, ...), in English and Indonesian, from the record."""
     from .reports import DOCUMENTS, write_documents
-    if procedure not in DOCUMENTS:
-        return ""
     await store.flush()
     written = await asyncio.to_thread(write_documents, store.path, run_id, config.lab, folder,
                                       warn=lambda m: console.print(f"[yellow]{m}[/]"))
-    return f"{DOCUMENTS[procedure][3]} ({', '.join(p.name for p in written)})"
+    return f"{DOCUMENTS[procedure].kind} ({', '.join(p.name for p in written)})" if written else ""
 
 
 def _write(folder: Path, ctx: RunContext, outcome) -> Path:

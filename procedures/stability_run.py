@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from calc.checks import ControlChart, Drift, control_chart, drift
 from calc.stats import describe
@@ -22,7 +21,7 @@ from drivers import TemperatureSource, ThermometerReadout
 from .context import RecordedReading, RunContext
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
-from .standards import Correction, read_by
+from .standards import Correction, StandardError, read_by
 from .steps import heat, leave_safe, record_ambient, standards_used
 
 NAME = "stability-run"
@@ -57,7 +56,7 @@ class Parameters:
         if sid is not None:
             if sid not in ctx.standards:
                 raise ValueError(f"reference standard {sid!r} is not in the register")
-            ctx.standards[sid].check_valid(datetime.fromtimestamp(ctx.clock.now(), timezone.utc).date())
+            ctx.standards[sid].check_valid(ctx.today())
             if self.source:
                 ctx.standards[sid].correction(self.set_point)   # refuses a set point outside its certificate
 
@@ -156,9 +155,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     d, _ = drift(hours, values)
     correction = None
     if sid is not None:
-        standard = ctx.standards[sid]
-        low, high = standard.range
-        if low <= summary.mean <= high:
-            correction = standard.correction(summary.mean)
+        try:
+            correction = ctx.standards[sid].correction(summary.mean)
+        except StandardError:      # a mean outside the certificate's range is reported uncorrected
+            pass
     return Outcome(p, summary.n, summary.mean, summary.sd, min(values), max(values), d, control_chart(values),
                    len([r for r in ctx.readings if r.role == "stability"]) - len(used), correction)

@@ -6,7 +6,6 @@ interleaved readings with repetitions, and hand the dataset to calc for the corr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 
 from calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from drivers import TemperatureSource, ThermometerReadout
@@ -54,7 +53,7 @@ class Parameters:
         if self.reference_standard not in ctx.standards:
             raise ValueError(f"reference standard {self.reference_standard!r} is not in the register")
         standard = ctx.standards[self.reference_standard]
-        standard.check_valid(datetime.fromtimestamp(ctx.clock.now(), timezone.utc).date())
+        standard.check_valid(ctx.today())
         for sp in self.set_points:
             standard.correction(sp)  # refuses a point outside the certificate's range
 
