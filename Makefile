@@ -5,24 +5,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LABD := $(VENV)/bin/labd
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.bench-installed
+PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test real-parts bench clean
+.PHONY: demo test real-parts typecheck bench lock clean
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock, then labd itself (editable: the tests import the installed package).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps -e .
 	touch $(STAMP)
-
-$(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
-	touch $(BENCH_STAMP)
 
 # The main job on the simulated lab, with embedded defaults: no broker or database needed.
 demo: $(STAMP)
 	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output --records demo-output/labd.sqlite
 
-# Mosquitto and VictoriaMetrics are the real parts the daemon tests talk to.
+# Mosquitto, VictoriaMetrics, Chromium and the rest that the tests talk to.
 real-parts:
 	bash tests/install-real-parts.sh
 
@@ -31,11 +29,20 @@ test: $(STAMP) real-parts
 	$(PY) -m pytest
 	$(LABD) validate --out validation-report
 
-bench: $(BENCH_STAMP)
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+bench: $(STAMP) real-parts
 	$(PY) bench/drivers_roundtrip.py
 	$(PY) bench/calc_speed.py
-	bash tests/install-real-parts.sh
 	$(PY) bench/daemon_throughput.py
 
+# A new lock from the ranges in pyproject.toml, made in a fresh environment. Test and validate before committing.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check '.[test,bench]'
+	{ head -2 requirements.lock; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^labd' | sort -f; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
 clean:
-	rm -rf $(VENV) demo-output validation-report .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-output validation-report .pytest_cache .hypothesis .mypy_cache

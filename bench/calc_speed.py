@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calc import montecarlo  # noqa: E402
-from calc.expression import parse  # noqa: E402
-from calc.gum import Input, propagate, propagate_batch  # noqa: E402
+from labd.calc import montecarlo  # noqa: E402
+from labd.calc.expression import parse  # noqa: E402
+from labd.calc.gum import Input, propagate, propagate_batch  # noqa: E402
 
 MODEL = "P = V^2/(R*(1 + alpha*(T - T0)))"
 N = 10_000

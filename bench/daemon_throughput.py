@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.mqtt import Bus  # noqa: E402
-from daemon.records import Records  # noqa: E402
-from daemon.stream import Streamer, line  # noqa: E402
-from drivers import create_instrument  # noqa: E402
-from procedures import RecordedReading  # noqa: E402
+from labd.daemon.service.mqtt import Bus  # noqa: E402
+from labd.daemon.records import Records  # noqa: E402
+from labd.daemon.service.stream import Streamer, line  # noqa: E402
+from labd.drivers import create_instrument  # noqa: E402
+from labd.procedures import RecordedReading  # noqa: E402
 from tests.realparts import Mosquitto, VictoriaMetrics  # noqa: E402
 
 ROOT_TOPIC = "labd/bench"
@@ -40,9 +40,9 @@ ROOT_TOPIC = "labd/bench"
 def simulators(conn, n: int) -> None:
     import numpy as np
 
-    from simulators import LineServer, SimClock
-    from simulators.devices.fluke_1529 import Readout1529Sim
-    from simulators.physics import Probe
+    from labd.simulators import LineServer, SimClock
+    from labd.simulators.devices.fluke_1529 import Readout1529Sim
+    from labd.simulators.physics import Probe
 
     async def main() -> None:
         rng = np.random.default_rng(0)

@@ -25,17 +25,17 @@ import serial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drivers import create_instrument  # noqa: E402
+from labd.drivers import create_instrument  # noqa: E402
 
 
 def serve(conn, tmp: str) -> None:
     """Child process: a simulated balance on a pty and a simulated DMM on a TCP socket."""
     import numpy as np
 
-    from simulators import LineServer, SimClock
-    from simulators.devices.keysight_344xx import Dmm344xxSim
-    from simulators.devices.mt_sics import MtSicsBalanceSim
-    from simulators.physics import BalanceModel, MultimeterModel
+    from labd.simulators import LineServer, SimClock
+    from labd.simulators.devices.keysight_344xx import Dmm344xxSim
+    from labd.simulators.devices.mt_sics import MtSicsBalanceSim
+    from labd.simulators.physics import BalanceModel, MultimeterModel
 
     async def main() -> None:
         rng = np.random.default_rng(0)

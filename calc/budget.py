@@ -109,3 +109,8 @@ def round_result(value: float, expanded: float, digits: int = 2) -> tuple[str, s
         rounded += 10.0 ** (-decimals)
     places = max(decimals, 0)
     return f"{round(value, decimals):.{places}f}", f"{rounded:.{places}f}"
+
+
+def decimals_of(reported: str) -> int:
+    """Decimal places of a reported number (e.g. of U as rounded), to show the other columns alike."""
+    return len(reported.split(".")[1]) if "." in reported else 0

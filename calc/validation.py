@@ -119,8 +119,10 @@ def run_cases(directory: Path | None = None) -> dict:
         version = metadata.version("labd")
     except metadata.PackageNotFoundError:
         version = "unknown"
+    from labd.about import commit, installed_versions, lock_digest
     return {
-        "software": {"name": "labd calc", "version": version, "calc_sha256": calc_source_hash(),
+        "software": {"name": "labd calc", "version": version, "commit": commit(), "calc_sha256": calc_source_hash(),
+                     "lock_sha256": lock_digest(), "dependencies": installed_versions(),
                      "python": platform.python_version(), "platform": platform.platform()},
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "conventions": "Intermediate values are never rounded; ν_eff is truncated to the integer below before k "

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calc.balance import BalanceResult, TestLoad, evaluate_balance
-from drivers import Balance
+from labd.calc.balance import BalanceResult, TestLoad, evaluate_balance
+from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of, finite

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
-from drivers import Driver
-from simulators import SimClock
+from labd.drivers import Driver
+from .clock import Clock
 
 from .control import RunControl
 from .standards import Standard
@@ -86,7 +86,7 @@ class RunContext:
     operator: str
     instruments: Mapping[str, Driver]
     standards: Mapping[str, Standard]
-    clock: SimClock
+    clock: Clock
     ask_operator: Ask
     progress: Progress = lambda event, data: None
     readings: list[RecordedReading] = field(default_factory=list)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from drivers import InstrumentError
+from labd.drivers import InstrumentError
 
 if TYPE_CHECKING:
     from .context import RunContext

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calc.budget import BudgetResult, Component, combine, rectangular, round_result
-from drivers import MultifunctionCalibrator, Multimeter
+from labd.calc.budget import BudgetResult, Component, combine, rectangular, round_result
+from labd.drivers import MultifunctionCalibrator, Multimeter
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of, finite

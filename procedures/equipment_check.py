@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from calc.checks import ControlChart, Drift, Recommendation, control_chart, drift, next_calibration
-from drivers import Balance
+from labd.calc.checks import ControlChart, Drift, Recommendation, control_chart, drift, next_calibration
+from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable

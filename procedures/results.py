@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from calc.budget import BudgetResult
+from labd.calc.budget import BudgetResult, decimals_of  # noqa: F401  (procedures format with it)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,3 @@ def budget_json(b: BudgetResult) -> list[dict[str, Any]]:
             for c in b.components]
 
 
-def decimals_of(reported: str) -> int:
-    """Decimal places of a reported number (e.g. of U as rounded), to show the other columns alike."""
-    return len(reported.split(".")[1]) if "." in reported else 0

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calc.gum import GumResult
-from calc.titration import ATOMIC_WEIGHTS, Titration, parse_formula, standardise
-from drivers import Balance
+from labd.calc.gum import GumResult
+from labd.calc.titration import ATOMIC_WEIGHTS, Titration, parse_formula, standardise
+from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, finite

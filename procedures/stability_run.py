@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from calc.checks import ControlChart, Drift, control_chart, drift
-from calc.stats import describe
-from drivers import TemperatureSource, ThermometerReadout
+from labd.calc.checks import ControlChart, Drift, control_chart, drift
+from labd.calc.stats import describe
+from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from calc.fit import interpolate_table
+from labd.calc.fit import interpolate_table
 
 
 class StandardError(Exception):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drivers.errors import NotSupported
+from labd.drivers.errors import NotSupported
 
 from .context import RecordedReading, RunContext
 

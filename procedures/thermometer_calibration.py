@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from calc.comparison import ComparisonPoint, ComparisonResult, evaluate
-from drivers import TemperatureSource, ThermometerReadout
+from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
+from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable, budget_json, decimals_of

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calc.checks import Stability, working_standard_stability
-from drivers import TemperatureSource, ThermometerReadout
+from labd.calc.checks import Stability, working_standard_stability
+from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .results import ResultTable

@@ -1,7 +1,7 @@
 """Protocol-true hardware simulators backed by physical models."""
-from .clock import SimClock, WallClock
+from .clock import SimClock
 from .lab import SimulatedLab, SimulationConfigError, World
 from .line_server import LineDevice, LineServer
 from .operator import SimulatedOperator
 
-__all__ = ["LineDevice", "LineServer", "SimClock", "SimulatedLab", "SimulatedOperator", "SimulationConfigError", "WallClock", "World"]
+__all__ = ["LineDevice", "LineServer", "SimClock", "SimulatedLab", "SimulatedOperator", "SimulationConfigError", "World"]

@@ -1,4 +1,4 @@
-"""Simulated time: a wall clock that can run faster than real time, so an overnight run takes a minute."""
+"""Simulated time: a wall clock that can run faster than real time, so an overnight run takes a minute.\nIt satisfies `labd.procedures.clock.Clock`."""
 from __future__ import annotations
 
 import asyncio
@@ -23,13 +23,3 @@ class SimClock:
     def real(self, seconds: float) -> float:
         """Real seconds that `seconds` of simulated time take."""
         return seconds / self.speed
-
-
-class WallClock(SimClock):
-    """Real time, for runs against real instruments."""
-
-    def __init__(self) -> None:
-        super().__init__(1.0)
-
-    def now(self) -> float:
-        return time.time()

@@ -9,14 +9,15 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from drivers import parse_address
+from labd.drivers import parse_address
+from labd.plugins import Registry
 
 from .clock import SimClock
 from .devices.fluke_1529 import Readout1529Sim
@@ -24,7 +25,7 @@ from .devices.fluke_5520a import Calibrator5520Sim
 from .devices.keysight_344xx import Dmm344xxSim
 from .devices.mt_sics import MtSicsBalanceSim
 from .devices.temperature_sources import HartClassicSim, ScpiWellSim
-from .line_server import LineServer
+from .line_server import LineDevice, LineServer
 from .modbus_ambient import ModbusAmbientSim
 from .physics import AmbientModel, BalanceModel, CalibratorModel, MultimeterModel, Probe, ThermalBlock
 
@@ -55,6 +56,16 @@ class World:
 
 ORDER = {"fluke-scpi-well": 0, "hart-classic": 0, "fluke-5520a": 0, "modbus-ambient": 0, "mettler-sics": 0,
          "fluke-1529": 1, "keysight-344xx": 1}
+
+
+def _accept_simulator(name: str, make: Any) -> Callable[[dict[str, Any], "World"], LineDevice]:
+    if not callable(make):
+        raise TypeError(f"{make!r} is not callable")
+    return make
+
+
+PLUGIN_SIMULATORS: Registry[Callable[[dict[str, Any], "World"], LineDevice]] = Registry(
+    "labd.simulators", {}, _accept_simulator)
 
 
 def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -155,6 +166,14 @@ class SimulatedLab:
             self.servers[iid] = sim_server
             port = await sim_server.start()
             return f"modbus-tcp://127.0.0.1:{port}?unit=1"
+        if cfg.driver in PLUGIN_SIMULATORS:
+            # Another package's driver with its simulator (entry point group `labd.simulators`, docs/extending.md):
+            # `make(simulation, world)` gives a line device, served over what the configured address names.
+            try:
+                device = PLUGIN_SIMULATORS[cfg.driver](dict(sim), w)
+            except (TypeError, ValueError) as exc:
+                raise SimulationConfigError(f"instruments.{iid}.simulation: {exc}") from None
+            return await self._serve(iid, device, "pty")
         raise SimulationConfigError(f"instruments.{iid}: no simulator for driver {cfg.driver!r}")
 
     async def stop(self) -> None:

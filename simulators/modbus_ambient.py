@@ -13,7 +13,7 @@ from pymodbus.framer import FramerRTU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, encode
+from labd.drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, encode
 
 from .line_server import FAULTS, Fault
 from .null_modem import NullModem

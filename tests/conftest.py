@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -11,11 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers import create_instrument
-from simulators import LineServer, SimClock
+from labd.drivers import create_instrument
+from labd.simulators import LineServer, SimClock
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """Every test keeps its records and documents in its own folder, never in the user's data folder, and sees
+    no LABD_* setting of the shell that started it."""
+    for key in [k for k in os.environ if k.startswith("LABD_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("LABD_DATA", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timezone
 
-from daemon.bench import bench
-from daemon.config import load_config
-from daemon.records import Records
-from daemon.run import run_control
-from daemon.runner import execute, history_from, start_record
-from procedures import PROCEDURES, RunContext, parse_parameters, register
-from simulators import SimulatedOperator
+from labd.daemon.engine import bench
+from labd.daemon.config import load_config
+from labd.daemon.records import Records
+from labd.daemon.engine import run_control
+from labd.daemon.engine import execute, history_from, start_record
+from labd.procedures import PROCEDURES, RunContext, parse_parameters, register
+from labd.simulators import SimulatedOperator
 
 from .conftest import CONFIG
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from calc import Component, combine, coverage_factor, rectangular, round_result
+from labd.calc import Component, combine, coverage_factor, rectangular, round_result
 
 # JCGM 100:2008 Table G.2, t_p(ν) for p = 95.45 % (also EA-4/02 Table E.1).
 G2 = {1: 13.97, 2: 4.53, 3: 3.31, 4: 2.87, 5: 2.65, 6: 2.52, 7: 2.43, 8: 2.37, 9: 2.32, 10: 2.28, 11: 2.25,

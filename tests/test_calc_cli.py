@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from calc.validation import CASES_DIR, lookup, run_cases
-from daemon.cli import main
+from labd.calc.validation import CASES_DIR, lookup, run_cases
+from labd.daemon.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,7 @@ def test_validate_fails_when_a_published_number_is_not_reproduced(tmp_path):
     case = cases / "gum-h1-end-gauge" / "case.toml"
     case.write_text(case.read_text().replace("value = 2.92, tolerance = 0.005", "value = 2.90, tolerance = 0.005"))
     out = tmp_path / "report"
-    res = subprocess.run([sys.executable, "-m", "daemon.cli", "validate", "--cases", str(cases), "--out", str(out)],
+    res = subprocess.run([sys.executable, "-m", "labd", "validate", "--cases", str(cases), "--out", str(out)],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 1
     assert "FAIL" in res.stdout

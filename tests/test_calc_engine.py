@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from calc import montecarlo
-from calc.checks import control_chart, drift, next_calibration, working_standard_stability
-from calc.expression import ExpressionError, parse, sensitivities
-from calc.fit import interpolate_table, polyfit
-from calc.gum import Input, propagate, propagate_batch
-from calc.scores import Assigned, Participant, algorithm_a, score
-from calc.stats import describe
-from calc.titration import parse_formula
+from labd.calc import montecarlo
+from labd.calc.checks import control_chart, drift, next_calibration, working_standard_stability
+from labd.calc.expression import ExpressionError, parse, sensitivities
+from labd.calc.fit import interpolate_table, polyfit
+from labd.calc.gum import Input, propagate, propagate_batch
+from labd.calc.scores import Assigned, Participant, algorithm_a, score
+from labd.calc.stats import describe
+from labd.calc.titration import parse_formula
 
 
 @pytest.mark.parametrize("text", [
@@ -161,7 +161,7 @@ def test_algorithm_a_is_the_fixed_point_of_the_iteration_and_resists_outliers():
 
 
 def test_algorithm_a_constants_are_the_standards_roundings_of_hubers():
-    from calc.scores import CONSTANTS
+    from labd.calc.scores import CONSTANTS
     assert CONSTANTS["iso"] == (1.483, 1.134)
     mad, sd = CONSTANTS["huber"]
     assert mad == pytest.approx(1.482602, abs=1e-6) and sd == pytest.approx(1.133393, abs=1e-6)

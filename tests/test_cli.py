@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from daemon.config import ConfigError, load_config
+from labd.daemon.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
-LABD = [sys.executable, "-m", "daemon.cli"]
+LABD = [sys.executable, "-m", "labd"]
 
 
 def test_labd_sim_serves_every_instrument_to_plain_clients(tmp_path):

@@ -8,9 +8,9 @@ import time
 
 from playwright.async_api import async_playwright
 
-from daemon.config import load_config
-from daemon.records import RecordsReader
-from daemon.service import Service
+from labd.daemon.config import load_config
+from labd.daemon.records import RecordsReader
+from labd.daemon.service import Service
 
 from .conftest import CONFIG
 

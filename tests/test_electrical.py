@@ -5,10 +5,10 @@ import asyncio
 
 import pytest
 
-from drivers import InstrumentReportedError, InstrumentTimeout, OutOfRange, OverloadError, ProtocolError
-from simulators.devices.fluke_5520a import Calibrator5520Sim
-from simulators.devices.keysight_344xx import Dmm344xxSim
-from simulators.physics import CalibratorModel, MultimeterModel
+from labd.drivers import InstrumentReportedError, InstrumentTimeout, OutOfRange, OverloadError, ProtocolError
+from labd.simulators.devices.fluke_5520a import Calibrator5520Sim
+from labd.simulators.devices.keysight_344xx import Dmm344xxSim
+from labd.simulators.physics import CalibratorModel, MultimeterModel
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import asyncio
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from drivers import Disconnected, InstrumentError, InstrumentReportedError, InstrumentTimeout
-from drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, decode, encode
-from simulators.modbus_ambient import ModbusAmbientSim
-from simulators.physics import AmbientModel
+from labd.drivers import Disconnected, InstrumentError, InstrumentReportedError, InstrumentTimeout
+from labd.drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, decode, encode
+from labd.simulators.modbus_ambient import ModbusAmbientSim
+from labd.simulators.physics import AmbientModel
 
 
 @pytest.fixture

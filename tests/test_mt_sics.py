@@ -6,10 +6,10 @@ import asyncio
 import pytest
 import serial
 
-from drivers import (BusyError, CommandRejected, Disconnected, InstrumentTimeout, OverloadError, ProtocolError,
+from labd.drivers import (BusyError, CommandRejected, Disconnected, InstrumentTimeout, OverloadError, ProtocolError,
                      UnderloadError)
-from simulators.devices.mt_sics import MtSicsBalanceSim
-from simulators.physics import BalanceModel
+from labd.simulators.devices.mt_sics import MtSicsBalanceSim
+from labd.simulators.physics import BalanceModel
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ async def test_streaming_until_cancelled(serve, instrument, sim, balance_model):
 
 
 async def test_unknown_command_is_a_syntax_error(serve, instrument, sim):
-    from drivers.instruments.mettler_sics import check_status
+    from labd.drivers.instruments.mettler_sics import check_status
     async with serve(sim) as (_, address), instrument("mettler-sics", address) as bal:
         with pytest.raises(CommandRejected) as exc:
             check_status("uut", await bal.line.query("XYZ"), "XYZ")

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from drivers import InstrumentError
-from drivers.instruments.base import parse_number
-from drivers.instruments.fluke_1529 import parse_cal_date, parse_stamped
-from drivers.instruments.fluke_5520a import parse_error
-from drivers.instruments.keysight_344xx import parse_reading, parse_scpi_error
-from drivers.instruments.mettler_sics import check_status, parse_quoted, parse_weight
-from drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, parse_registers
-from drivers.instruments.temperature_sources import parse_hart
+from labd.drivers import InstrumentError
+from labd.drivers.instruments.base import parse_number
+from labd.drivers.instruments.fluke_1529 import parse_cal_date, parse_stamped
+from labd.drivers.instruments.fluke_5520a import parse_error
+from labd.drivers.instruments.keysight_344xx import parse_reading, parse_scpi_error
+from labd.drivers.instruments.mettler_sics import check_status, parse_quoted, parse_weight
+from labd.drivers.instruments.modbus_ambient import REGISTER_MAPS, Register, parse_registers
+from labd.drivers.instruments.temperature_sources import parse_hart
 
 # Text that looks like replies as well as arbitrary text, so that the interesting branches are reached.
 reply_text = st.one_of(

@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from daemon.records import Records, RecordsReader
-from daemon.runner import RunFailed, RunRefused
+from labd.daemon.records import Records, RecordsReader
+from labd.daemon.engine import RunFailed, RunRefused
 
 from .simlab import day, run_procedure, simulated
 
@@ -68,7 +68,7 @@ async def test_dmm_with_an_expired_calibrator_is_refused_before_anything_moves()
     async with simulated() as (config, instruments, lab, _):
         cfg = dict(config.standards)
         cfg["calibrator_5520a"] = cfg["calibrator_5520a"].model_copy(update={"due": date(2025, 1, 1)})
-        from procedures import register
+        from labd.procedures import register
         with pytest.raises(RunRefused, match="past its due date"):
             await run_procedure("dmm-calibration", {}, lab=lab, instruments=instruments, standards=register(cfg),
                                 config=config)
@@ -78,7 +78,7 @@ async def test_dmm_with_an_expired_calibrator_is_refused_before_anything_moves()
 async def test_dmm_abort_leaves_the_calibrator_in_standby():
     async with simulated() as (config, instruments, lab, standards):
         cal = lab.world.calibrators["calibrator"]
-        from daemon.run import run_control
+        from labd.daemon.engine import run_control
         control = run_control(config, instruments)
 
         def progress(event, data):
@@ -175,7 +175,7 @@ async def test_equipment_check_goes_monthly_after_seven_days_and_plans_recalibra
 
 
 async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
-    from daemon.runner import load_for_resume
+    from labd.daemon.engine import load_for_resume
     records = await Records(tmp_path / "labd.sqlite").open()
     params = {"duration_hours": "1", "interval": "60", "stability.window": "8"}
     try:
@@ -198,9 +198,9 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
             first = [r for r in previous.readings if r.role == "stability"]
             assert len(first) >= 10
             await lab.clock.sleep(300)   # five minutes pass before it comes back
-            from daemon.runner import execute
-            from procedures import PROCEDURES, RunContext, parse_parameters
-            from simulators import SimulatedOperator
+            from labd.daemon.engine import execute
+            from labd.procedures import PROCEDURES, RunContext, parse_parameters
+            from labd.simulators import SimulatedOperator
             info = PROCEDURES["stability-run"]
 
             async def ask(prompt):
@@ -249,7 +249,7 @@ async def test_stability_run_is_traceable_to_the_standard_its_channel_reads():
     async with simulated() as (config, instruments, lab, _):
         cfg = dict(config.standards)
         cfg["ref_prt"] = cfg["ref_prt"].model_copy(update={"due": date(2025, 1, 1)})
-        from procedures import register
+        from labd.procedures import register
         with pytest.raises(RunRefused, match="past its due date"):
             await run_procedure("stability-run", params, lab=lab, instruments=instruments,
                                 standards=register(cfg), config=config)

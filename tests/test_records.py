@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from daemon.export import export_run
-from daemon.records import Records, RecordsReader
-from procedures import RecordedReading
+from labd.daemon.documents import export_run
+from labd.daemon.records import Records, RecordsReader
+from labd.procedures import RecordedReading
 
 
 def _reading(i: int, point: int | None = 0) -> RecordedReading:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemon.records import Records
-from daemon.reports import ReportError, load, render
+from labd.daemon.records import Records
+from labd.daemon.documents import ReportError, load, render
 
 from .conftest import REPO
 from .simlab import day, run_procedure, simulated
@@ -159,7 +159,7 @@ async def test_no_document_for_an_unfinished_run(tmp_path):
 
 
 def test_validation_report_as_pdf(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "daemon.cli", "validate", "--out", str(tmp_path)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "labd", "validate", "--out", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     text = pdf_text(tmp_path / "validation-report.pdf")

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from daemon.export import export_run
-from daemon.records import RecordsReader
+from labd.daemon.documents import export_run
+from labd.daemon.records import RecordsReader
 
 from .conftest import REPO
 
-LABD = [sys.executable, "-m", "daemon.cli"]
+LABD = [sys.executable, "-m", "labd"]
 QUICK = ["--param", "set_points=30,50", "--param", "repetitions=4", "--param", "stability.window=8",
          "--param", "interval=10"]
 

@@ -5,13 +5,13 @@ import asyncio
 
 import pytest
 
-from daemon.bench import bench
-from daemon.config import load_config
-from daemon.run import run_control
-from procedures import RunContext, register
-from procedures.control import Aborted
-from procedures.stability import StabilityCriterion
-from procedures.thermometer_calibration import Parameters, run
+from labd.daemon.engine import bench
+from labd.daemon.config import load_config
+from labd.daemon.engine import run_control
+from labd.procedures import RunContext, register
+from labd.procedures.control import Aborted
+from labd.procedures.stability import StabilityCriterion
+from labd.procedures.thermometer_calibration import Parameters, run
 
 from .conftest import CONFIG
 

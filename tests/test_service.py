@@ -13,9 +13,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from daemon.config import load_config
-from daemon.records import RecordsReader
-from daemon.service import Service
+from labd.daemon.config import load_config
+from labd.daemon.records import RecordsReader
+from labd.daemon.service import Service
 
 from .conftest import CONFIG
 from .realparts import USERS

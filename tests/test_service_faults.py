@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from daemon.records import RecordsReader
+from labd.daemon.records import RecordsReader
 
 from .conftest import CONFIG, REPO
 from .test_service import QUICK, ROOT, follow_calibration, running_service, send, tablet
@@ -75,7 +74,7 @@ async def test_an_instrument_lost_mid_run_fails_the_run_clearly_and_leaves_the_s
 
 def _serve(tmp_path, mosquitto, *extra) -> subprocess.Popen:
     log = open(tmp_path / "serve.log", "a")      # a file, not a pipe nobody reads while it runs
-    return subprocess.Popen([sys.executable, "-m", "daemon.cli", "serve", "--simulate", "--speed", "400", "--seed", "4",
+    return subprocess.Popen([sys.executable, "-m", "labd", "serve", "--simulate", "--speed", "400", "--seed", "4",
                              "--mqtt", mosquitto.url("labd"), "--records", str(tmp_path / "labd.sqlite"),
                              "--sim-date", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400)), *extra],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -180,8 +179,8 @@ async def test_a_schedule_starts_its_procedure_and_is_recorded_with_no_broker_at
     (config_dir / "schedules.toml").write_text(
         '[[schedules]]\nprocedure = "stability-run"\nevery = "60s"\noperator = "scheduler"\n'
         'params = { duration_hours = 0.05, interval = 30.0, source = "" }\n')
-    from daemon.config import load_config
-    from daemon.service import Service
+    from labd.daemon.config import load_config
+    from labd.daemon.service import Service
     service = Service(load_config(config_dir), simulate=True, speed=400, seed=1,
                       records_path=str(tmp_path / "labd.sqlite"))
     assert service.mqtt_url is None and service.influx_url is None
@@ -197,22 +196,14 @@ async def test_a_schedule_starts_its_procedure_and_is_recorded_with_no_broker_at
     assert runs and runs[0].procedure == "stability-run" and runs[0].operator == "scheduler"
 
 
-@pytest.fixture(autouse=True)
-def _no_stray_env(monkeypatch):
-    for var in ("LABD_MQTT_URL", "LABD_INFLUX_URL"):
-        monkeypatch.delenv(var, raising=False)
-    yield
-    os.environ.pop("LABD_TEST", None)
-
-
 async def test_the_broker_over_tls_with_a_password(tmp_path, monkeypatch):
     from .realparts import Mosquitto
     broker = Mosquitto(tls=True)
     broker.start()
     try:
-        monkeypatch.setenv("LABD_MQTT_CA_FILE", str(broker.dir / "ca.crt"))
-        from daemon.config import load_config
-        from daemon.service import Service
+        monkeypatch.setenv("LABD_MQTT__CA_FILE", str(broker.dir / "ca.crt"))
+        from labd.daemon.config import load_config
+        from labd.daemon.service import Service
         service = Service(load_config(CONFIG), simulate=True, speed=50, mqtt_url=broker.url("labd", tls=True),
                           records_path=str(tmp_path / "labd.sqlite"))
         stop = asyncio.Event()
@@ -223,7 +214,7 @@ async def test_the_broker_over_tls_with_a_password(tmp_path, monkeypatch):
         stop.set()
         await asyncio.wait_for(task, 60)
         # Without the lab's CA the broker's certificate is refused: no connection.
-        monkeypatch.delenv("LABD_MQTT_CA_FILE")
+        monkeypatch.delenv("LABD_MQTT__CA_FILE")
         service = Service(load_config(CONFIG), simulate=True, speed=50, mqtt_url=broker.url("labd", tls=True),
                           records_path=str(tmp_path / "labd2.sqlite"))
         stop = asyncio.Event()

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.commands import ACTIONS, Command, CommandError, parse
-from daemon.config import load_config
-from daemon.service import Service
+from labd.daemon.service.commands import ACTIONS, Command, CommandError, parse
+from labd.daemon.config import load_config
+from labd.daemon.service import Service
 
 from .conftest import CONFIG
 from .realparts import Mosquitto
@@ -103,7 +103,7 @@ def test_after_the_fuzz_the_service_still_answers(live):
 
 
 def test_the_fuzz_reached_the_run_logic(live):
-    from daemon.records import RecordsReader
+    from labd.daemon.records import RecordsReader
     with RecordsReader(live.service.records.path) as reader:
         outcomes = [r[0] for r in reader.conn.execute("SELECT outcome FROM commands")]
     assert any(o == "ok" for o in outcomes) and any(o.startswith("refused") for o in outcomes)

@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from daemon.bench import bench
-from daemon.config import load_config
-from drivers import InstrumentError
-from procedures import RunContext, StandardError, register
-from procedures.stability import StabilityCriterion
-from procedures.thermometer_calibration import Parameters, run
+from labd.daemon.engine import bench
+from labd.daemon.config import load_config
+from labd.drivers import InstrumentError
+from labd.procedures import RunContext, StandardError, register
+from labd.procedures.stability import StabilityCriterion
+from labd.procedures.thermometer_calibration import Parameters, run
 
 from .conftest import CONFIG
 

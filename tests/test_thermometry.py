@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from drivers import Disconnected, InstrumentTimeout, NotSupported, OutOfRange, ProtocolError
-from simulators.devices.fluke_1529 import Readout1529Sim
-from simulators.devices.temperature_sources import HartClassicSim, ScpiWellSim
-from simulators.physics import Probe, ThermalBlock
+from labd.drivers import Disconnected, InstrumentTimeout, NotSupported, OutOfRange, ProtocolError
+from labd.simulators.devices.fluke_1529 import Readout1529Sim
+from labd.simulators.devices.temperature_sources import HartClassicSim, ScpiWellSim
+from labd.simulators.physics import Probe, ThermalBlock
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from drivers import Disconnected, InstrumentTimeout, create_instrument, parse_address
-from drivers.stream import TcpTransport
-from drivers.transport import LineSettings
-from simulators.line_server import LineDevice, LineServer
+from labd.drivers import Disconnected, InstrumentTimeout, create_instrument, parse_address
+from labd.drivers.stream import TcpTransport
+from labd.drivers.transport import LineSettings
+from labd.simulators.line_server import LineDevice, LineServer
 
 
 class Echo(LineDevice):

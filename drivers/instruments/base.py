@@ -5,6 +5,8 @@ import math
 import re
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from ..errors import ProtocolError
 from ..kinds import Reading
 from ..stream import SerialSettings
@@ -24,16 +26,41 @@ def parse_number(instrument: str, text: str) -> float:
     return value
 
 
+class DriverOptions(BaseModel):
+    """A driver's `options` in instruments.toml. Each driver declares its own subclass, so that an unknown or
+    mistyped option (`stable_timout`) is an error naming the key instead of a silently ignored setting."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def options_error(exc: ValidationError) -> str:
+    """One line for the first problem of a driver's options: `key: reason`."""
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "options"
+    msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg}"
+
+
 class Driver:
     kind: ClassVar[str]
     model: ClassVar[str]
     line_settings: ClassVar[LineSettings] = LineSettings()
     serial_settings: ClassVar[SerialSettings] = SerialSettings()
+    Options: ClassVar[type[DriverOptions]] = DriverOptions
 
-    def __init__(self, id: str, transport: Transport, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, id: str, transport: Transport, options: dict[str, Any] | DriverOptions | None = None) -> None:
         self.id = id
         self.transport = transport
-        self.options = dict(options or {})
+        self.options = self.check_options(options)
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any] | DriverOptions | None) -> Any:
+        """The driver's typed options; ValueError naming the key when one is unknown or of the wrong type."""
+        if isinstance(options, cls.Options):
+            return options
+        try:
+            return cls.Options.model_validate(dict(options or {}))
+        except ValidationError as exc:
+            raise ValueError(f"options: {options_error(exc)}") from None
 
     @property
     def line(self) -> LineTransport:

@@ -10,7 +10,14 @@ from datetime import date
 from ..errors import ProtocolError
 from ..kinds import ProbeInfo, Reading
 from ..transport import LineSettings
-from .base import Driver, parse_number
+from pydantic import Field
+
+from .base import Driver, DriverOptions, parse_number
+
+
+class Fluke1529Options(DriverOptions):
+    channel: int = Field(default=1, ge=1, le=4)            # the channel `temperature()` reads by default
+    channels: list[int] = Field(default_factory=list)      # the channels a sample reads (default: `channel`)
 
 UNITS = {"C": "°C", "F": "°F", "K": "K", "O": "Ω", "OHM": "Ω", "MV": "mV", "V": "V", "R": "ratio"}
 QUANTITIES = {"°C": "temperature", "°F": "temperature", "K": "temperature", "Ω": "resistance",
@@ -42,13 +49,14 @@ def parse_cal_date(instrument: str, line: str) -> date:
 
 
 class Fluke1529Readout(Driver):
+    Options = Fluke1529Options
     kind = "thermometer-readout"
     model = "Fluke/Hart 1529"
     line_settings = LineSettings(write_termination="\r", read_termination="\n", timeout=2.0)
 
     @property
     def default_channel(self) -> int:
-        return int(self.options.get("channel", 1))
+        return self.options.channel
 
     async def open(self) -> None:
         await super().open()
@@ -76,5 +84,5 @@ class Fluke1529Readout(Driver):
         return ProbeInfo(channel, name, cal)
 
     async def sample(self) -> list[Reading]:
-        channels = self.options.get("channels", [self.default_channel])
+        channels = self.options.channels or [self.default_channel]
         return [await self.read(int(ch)) for ch in channels]

@@ -14,7 +14,16 @@ from collections.abc import AsyncIterator
 from ..errors import InstrumentReportedError, InstrumentTimeout, OutOfRange, ProtocolError
 from ..kinds import Reading
 from ..transport import LineSettings
-from .base import Driver, parse_number
+from pydantic import Field
+
+from .base import Driver, DriverOptions, parse_number
+
+
+class Fluke5520Options(DriverOptions):
+    # The lab's own output limits, below the instrument's (a UUT's input rating, say); refused before sending.
+    max_v: float = Field(default=1020.0, gt=0)
+    max_a: float = Field(default=20.5, gt=0)
+    max_ohm: float = Field(default=1.1e9, gt=0)
 
 ISR_OPER = 1 << 0
 ISR_SETTLED = 1 << 12
@@ -34,6 +43,7 @@ def parse_error(instrument: str, line: str) -> tuple[int, str]:
 
 
 class Fluke5520Calibrator(Driver):
+    Options = Fluke5520Options
     kind = "multifunction-calibrator"
     model = "Fluke 5520A/5522A"
     line_settings = LineSettings(write_termination="\n", read_termination="\n", timeout=3.0)
@@ -51,8 +61,7 @@ class Fluke5520Calibrator(Driver):
         await self.standby()
 
     def _limit(self, unit: str) -> float:
-        limits = {"V": 1020.0, "A": 20.5, "OHM": 1.1e9}
-        return float(self.options.get(f"max_{unit.lower()}", limits[unit]))
+        return float(getattr(self.options, f"max_{unit.lower()}"))
 
     async def source(self, value: float, unit: str, frequency: float | None = None) -> None:
         u = UNITS.get(unit.upper())

@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 from ..errors import BusyError, CommandRejected, OverloadError, ProtocolError, UnderloadError
 from ..kinds import Reading
 from ..transport import LineSettings
-from .base import Driver, parse_number
+from pydantic import Field
+
+from .base import Driver, DriverOptions, parse_number
+
+
+class MettlerSicsOptions(DriverOptions):
+    stable_timeout: float = Field(default=60.0, gt=0)   # s to wait for a stable weight before giving up
 
 LINE_ERRORS = {
     "ES": "syntax error: command not recognised",
@@ -63,13 +69,14 @@ def parse_quoted(instrument: str, line: str, command_id: str) -> str:
 
 
 class MettlerSicsBalance(Driver):
+    Options = MettlerSicsOptions
     kind = "balance"
     model = "Mettler Toledo MT-SICS"
     line_settings = LineSettings(write_termination="\r\n", read_termination="\r\n", timeout=2.0)
 
     @property
     def stable_timeout(self) -> float:
-        return float(self.options.get("stable_timeout", 60.0))
+        return self.options.stable_timeout
 
     async def identify(self) -> str:
         serial = parse_quoted(self.id, await self.line.query("I4"), "I4")

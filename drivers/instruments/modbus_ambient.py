@@ -13,7 +13,27 @@ from typing import Any
 from ..errors import ProtocolError
 from ..kinds import Reading
 from ..modbus import ModbusTransport
-from .base import Driver
+from pydantic import field_validator
+
+from .base import Driver, DriverOptions
+
+
+class ModbusAmbientOptions(DriverOptions):
+    # A shipped register map by name, or the registers themselves (a list of {quantity, address, ...} tables).
+    register_map: str | list[dict[str, Any]] = "xy-md02"
+
+    @field_validator("register_map")
+    @classmethod
+    def _known(cls, v: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        if isinstance(v, str) and v not in REGISTER_MAPS:
+            raise ValueError(f"unknown register map {v!r}; shipped maps: {', '.join(REGISTER_MAPS)}")
+        if not isinstance(v, str):
+            for i, r in enumerate(v):
+                try:
+                    Register.from_config(r)   # a bad custom register is named here, not at the first reading
+                except TypeError as exc:
+                    raise ValueError(f"register {i}: {exc}") from None
+        return v
 
 
 @dataclass(frozen=True)
@@ -89,15 +109,14 @@ def parse_registers(instrument: str, register: Register, words: list[int]) -> fl
 
 
 class ModbusAmbientSensor(Driver):
+    Options = ModbusAmbientOptions
     kind = "ambient-sensor"
     model = "Modbus T/RH transmitter"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        spec = self.options.get("register_map", "xy-md02")
+        spec = self.options.register_map
         if isinstance(spec, str):
-            if spec not in REGISTER_MAPS:
-                raise ValueError(f"unknown register map {spec!r}; shipped maps: {', '.join(REGISTER_MAPS)}")
             self.map_name, self.registers = spec, REGISTER_MAPS[spec]
         else:
             self.map_name, self.registers = "custom", tuple(Register.from_config(r) for r in spec)

@@ -7,10 +7,34 @@ import re
 from ..errors import InstrumentReportedError, NotSupported, OutOfRange, ProtocolError
 from ..kinds import Reading
 from ..transport import LineSettings
-from .base import Driver, parse_number
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Driver, DriverOptions, parse_number
+
+
+class SourceOptions(DriverOptions):
+    min_set_point: float = -50.0     # °C; set points outside are refused before they are sent
+    max_set_point: float = 660.0
+    safe_set_point: float = 25.0     # where the source is left after a run, an abort or a failure
+    stability_limit: float | None = Field(default=None, gt=0)   # °C, pushed to a well that has its own flag
+
+    @model_validator(mode="after")
+    def _range(self) -> "SourceOptions":
+        if self.min_set_point >= self.max_set_point:
+            raise ValueError("min_set_point must be below max_set_point")
+        if not self.min_set_point <= self.safe_set_point <= self.max_set_point:
+            raise ValueError("safe_set_point must lie within min_set_point .. max_set_point")
+        return self
+
+
+class HartClassicOptions(SourceOptions):
+    duplex: Literal["full", "half"] = "full"   # FULL echoes every command before its reply
 
 
 class _Source(Driver):
+    Options = SourceOptions
     kind = "temperature-source"
 
     async def _confirm_set_point(self, value: float) -> None:
@@ -20,7 +44,7 @@ class _Source(Driver):
             raise InstrumentReportedError(self.id, f"set point {value} not accepted (instrument has {actual})")
 
     def _limits(self) -> tuple[float, float]:
-        return float(self.options.get("min_set_point", -50.0)), float(self.options.get("max_set_point", 660.0))
+        return self.options.min_set_point, self.options.max_set_point
 
     def _check_set_point(self, value: float) -> None:
         low, high = self._limits()
@@ -29,7 +53,7 @@ class _Source(Driver):
 
     @property
     def safe_set_point(self) -> float:
-        return float(self.options.get("safe_set_point", 25.0))
+        return self.options.safe_set_point
 
     async def safe_state(self) -> None:
         """A heat source is left at a safe set point, so that it is neither hot nor forcing cold unattended."""
@@ -45,7 +69,7 @@ class FlukeScpiWell(_Source):
 
     async def open(self) -> None:
         await super().open()
-        limit = self.options.get("stability_limit")
+        limit = self.options.stability_limit
         if limit is not None:
             # The well's flag is relative to its own limit: push ours so the flag means what the procedure means.
             await self.line.write(f"SOUR:STAB:LIM {float(limit):g}")
@@ -87,13 +111,14 @@ def parse_hart(instrument: str, line: str, label: str) -> tuple[float, str | Non
 
 
 class HartClassicSource(_Source):
+    Options = HartClassicOptions
     """Classic Hart protocol. With duplex FULL (the 9140's default) every command is echoed before the reply."""
     model = "Hart classic dry-well / bath"
     line_settings = LineSettings(write_termination="\r", read_termination="\n", timeout=2.0)
 
     @property
     def echo(self) -> bool:
-        return str(self.options.get("duplex", "full")).lower().startswith("f")
+        return self.options.duplex == "full"
 
     async def _command(self, command: str, replies: int) -> list[str]:
         lines = await self.line.transaction(command, replies + (1 if self.echo else 0))

@@ -1,0 +1,214 @@
+"""`labd calc …` and `labd validate`: readable tables by default, the same numbers as JSON with --json."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from labd.calc import commands
+from labd.calc.files import CalcFileError
+
+console = Console()
+
+
+def _g(x, digits: int = 6) -> str:
+    if x is None:
+        return "∞"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def _emit(data: dict, as_json: bool, render) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        render(data)
+
+
+def _compute(name: str, path: str, **kwargs) -> dict:
+    try:
+        return commands.COMMANDS[name](path, **kwargs)
+    except CalcFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _render_output(o: dict, title: str) -> None:
+    t = Table(title=title, title_justify="left")
+    for col in ("input", "value", "u(xᵢ)", "ν", "cᵢ", "|cᵢ|u(xᵢ)", "share"):
+        t.add_column(col, justify="left" if col == "input" else "right")
+    for c in o["budget"]:
+        t.add_row(c["name"], _g(c["value"], 8), _g(c["standard_uncertainty"], 3), _g(c["dof"], 3),
+                  _g(c["sensitivity"], 4), _g(c["contribution"], 3), f"{c['share']:.1%}")
+    console.print(t)
+    unit = f" {o['unit']}" if o.get("unit") else ""
+    console.print(f"{o['name']} = {_g(o['value'], 10)}{unit}   u_c = {_g(o['standard_uncertainty'], 4)}   "
+                  f"ν_eff = {_g(o['dof'], 4)}   k = {o['k']:.3f} (p = {o['coverage']:.2%})   "
+                  f"U = {_g(o['expanded_uncertainty'], 4)}")
+    rep = o["reported"]
+    console.print(f"[bold]reported: {o['name']} = ({rep['value']} ± {rep['expanded_uncertainty']}){unit}[/bold]")
+    for note in o.get("notes", []):
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if "mc" in o:
+        m = o["mc"]
+        v = m["gum_validation"]
+        console.print(f"Monte Carlo ({m['trials']} trials): y = {_g(m['value'], 10)}  u = "
+                      f"{_g(m['standard_uncertainty'], 4)}  symmetric [{_g(m['interval_symmetric'][0], 8)}, "
+                      f"{_g(m['interval_symmetric'][1], 8)}]  shortest [{_g(m['interval_shortest'][0], 8)}, "
+                      f"{_g(m['interval_shortest'][1], 8)}]  GUM interval "
+                      f"{'validated' if v['validated'] else 'NOT validated'} (δ = {_g(v['delta'], 2)})")
+
+
+def _render_budget(data: dict) -> None:
+    if "outputs" in data:
+        for name, o in data["outputs"].items():
+            _render_output(o, f"Budget of {name}")
+        names = data["correlation"]["names"]
+        t = Table(title="Correlation of the outputs", title_justify="left")
+        t.add_column("")
+        for n in names:
+            t.add_column(n, justify="right")
+        for n, row in zip(names, data["correlation"]["matrix"]):
+            t.add_row(n, *(f"{r:.3f}" for r in row))
+        console.print(t)
+    else:
+        _render_output(data, f"Budget of {data['name']}")
+
+
+@click.group()
+def calc() -> None:
+    """Uncertainty budgets, fits, statistics, scores and titrations from files."""
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--mc", type=int, default=None, help="Also propagate by Monte Carlo with this many trials.")
+@click.option("--adaptive", is_flag=True, help="Monte Carlo with the adaptive number of trials (JCGM 101 7.9).")
+@click.option("--seed", type=int, default=None, help="Random seed for Monte Carlo.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def budget(file, mc, adaptive, seed, as_json) -> None:
+    """GUM uncertainty budget of the model in FILE (TOML)."""
+    _emit(_compute("budget", file, mc=mc, adaptive=adaptive, seed=seed), as_json, _render_budget)
+
+
+def _render_fit(d: dict) -> None:
+    t = Table(title=f"Polynomial fit, degree {d['degree']} in (x − {d['x0']:g})", title_justify="left")
+    for col in ("coefficient", "value", "u"):
+        t.add_column(col, justify="right")
+    for i, (b, u) in enumerate(zip(d["coefficients"], d["standard_uncertainties"])):
+        t.add_row(f"b{i}", _g(b, 8), _g(u, 3))
+    console.print(t)
+    console.print(f"residual sd = {_g(d['residual_sd'], 4)}   ν = {d['dof']}")
+    if d["predictions"]:
+        p = Table(title="Predictions", title_justify="left")
+        for col in ("x", "value", "u"):
+            p.add_column(col, justify="right")
+        for row in d["predictions"]:
+            p.add_row(_g(row["x"]), _g(row["value"], 8), _g(row["standard_uncertainty"], 3))
+        console.print(p)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def fit(file, as_json) -> None:
+    """Least-squares calibration curve from FILE (TOML)."""
+    _emit(_compute("fit", file), as_json, _render_fit)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def stats(file, as_json) -> None:
+    """Mean, standard deviation and lag-1 autocorrelation of the values in FILE."""
+    _emit(_compute("stats", file), as_json,
+          lambda d: console.print("\n".join(f"{k:22} {_g(v, 15)}" for k, v in d.items())))
+
+
+def _render_scores(d: dict) -> None:
+    head = f"assigned value {_g(d['assigned_value'], 8)}"
+    if d.get("assigned_uncertainty") is not None:
+        head += f"  u = {_g(d['assigned_uncertainty'], 3)}"
+    if d.get("sd_pt") is not None:
+        head += f"  σ_pt = {_g(d['sd_pt'], 3)}"
+    if "robust_sd" in d:
+        a = d["algorithm_a"]
+        head += f"\nby Algorithm A ({a['constants']} constants, {a['iterations']} iterations)"
+    # A table title wraps at the table's width, which is narrow; the heading is a line of its own.
+    console.print(head)
+    t = Table()
+    for col in ("participant", "value", "z", "z′", "ζ", "En"):
+        t.add_column(col, justify="right")
+
+    def cell(v, verdict):
+        if v is None:
+            return "—"
+        colour = {"satisfactory": "green", "questionable": "yellow", "unsatisfactory": "red"}[verdict]
+        return f"[{colour}]{v:.2f}[/{colour}]"
+    for r in d["participants"]:
+        t.add_row(r["participant"], _g(r["value"], 8), cell(r["z"], r["z_verdict"]),
+                  cell(r["z_prime"], r["z_prime_verdict"]), cell(r["zeta"], r["zeta_verdict"]),
+                  cell(r["En"], r["En_verdict"]))
+    console.print(t)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def scores(file, as_json) -> None:
+    """z, z′, ζ and En scores of a comparison or proficiency test in FILE (TOML)."""
+    _emit(_compute("scores", file), as_json, _render_scores)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def titration(file, as_json) -> None:
+    """Molarity and normality of a solution standardised against a primary standard (FILE, TOML)."""
+    def render(d):
+        formula = "".join(f"{el}{n if n > 1 else ''}" for el, n in d["formula"].items())
+        _render_output(d["molarity"], f"Standardisation against {formula} (M = {d['molar_mass']:.4f} g/mol)")
+        n = d["normality"]
+        console.print(f"normality N = {_g(n['value'], 6)} eq/L  U = {_g(n['expanded_uncertainty'], 3)} "
+                      f"({d['equivalents']} equivalent(s) per mole)")
+    _emit(_compute("titration", file), as_json, render)
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False), default="validation-report", show_default=True,
+              help="Folder for the validation report (HTML and JSON).")
+@click.option("--cases", "cases_dir", type=click.Path(file_okay=False), default=None,
+              help="Reference cases folder (default: the ones shipped with calc).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also write the report as PDF.")
+def validate(out, cases_dir, pdf) -> None:
+    """Run every reference case through calc and write the software-validation report."""
+    from labd.calc.validation import run_cases, write_report
+
+    report = run_cases(Path(cases_dir) if cases_dir else None)
+    paths = write_report(report, Path(out))
+    if pdf:
+        from labd.daemon.documents import html_to_pdf
+        html = paths[0]
+        html_to_pdf(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
+        paths.append(html.with_suffix(".pdf"))
+    t = Table(title=f"Validation of calc {report['software']['version']} "
+                    f"(source hash {report['software']['calc_sha256'][:12]})", title_justify="left")
+    for col in ("case", "checks", "result"):
+        t.add_column(col)
+    for case in report["cases"]:
+        passed = sum(c["passed"] for c in case["checks"])
+        t.add_row(case["id"], f"{passed}/{len(case['checks'])}",
+                  "[green]PASS[/green]" if case["passed"] else "[red]FAIL[/red]")
+    console.print(t)
+    for case in report["cases"]:
+        for c in case["checks"]:
+            if not c["passed"]:
+                console.print(f"[red]FAIL[/red] {case['id']}: {c['path']} = {c.get('actual')} "
+                              f"expected {c['expected']} ± {c['tolerance']} {c.get('error', '')}")
+    console.print(f"report: {', '.join(str(p) for p in paths)}")
+    if not report["passed"]:
+        sys.exit(1)

@@ -1,0 +1,28 @@
+"""What every subcommand shares: the consoles, loading the configuration with one clear line on failure, and
+the common options."""
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from labd.daemon.config import Config, ConfigError, load_config
+
+# soft_wrap: a long path or run id printed to a pipe stays on one line (a script can use it); tables still fit.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def config(path: str | None, *, quiet: bool = False) -> Config:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from None
+    if not quiet:
+        err_console.print(f"[dim]configuration: {cfg.directory} ({cfg.origin})[/]")
+    return cfg
+
+
+config_option = click.option("--config", "config_dir", type=click.Path(), default=None,
+                             help="Configuration folder (default: $LABD_CONFIG, /etc/labd, or the example lab).")
+records_option = click.option("--records", type=click.Path(dir_okay=False), default=None,
+                              help="Records database (default: [lab] records under the data folder).")

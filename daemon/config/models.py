@@ -1,0 +1,180 @@
+"""The configuration's shape: one pydantic model per table, strict (an unknown key is an error naming it).
+
+  lab.toml          [lab] station and data, [mqtt], [influx], [environment] limits, [service]
+  instruments.toml  [instruments.<id>]: driver, address, options (checked against the driver's own schema),
+                    serial settings, simulation parameters
+  standards.toml    [standards.<id>]: the reference-standards register (certificates and corrections)
+  operators.toml    [operators.<id>]: who may run which procedure (the competence register)
+  schedules.toml    [[schedules]]: procedures the daemon starts on its own
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from labd.drivers import DRIVERS, parse_address
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the file (or environment variable) and the key at fault."""
+
+    def __init__(self, file: Path | str, key: str, reason: str) -> None:
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{file}: {key}: {reason}" if key else f"{file}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentConfig(_Strict):
+    driver: str
+    address: str
+    description: str = ""
+    timeout: float | None = Field(default=None, gt=0)
+    options: dict[str, Any] = {}
+    serial: dict[str, Any] = {}
+    simulation: dict[str, Any] = {}
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if v not in DRIVERS:
+            raise ValueError(f"unknown driver {v!r}; known: {', '.join(sorted(DRIVERS))}")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, v: str) -> str:
+        parse_address(v)
+        return v
+
+    @field_validator("serial")
+    @classmethod
+    def _serial_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "rtscts"}
+        unknown = set(v) - allowed
+        if unknown:
+            raise ValueError(f"unknown serial settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+        return v
+
+
+class CorrectionPoint(_Strict):
+    nominal: float
+    correction: float
+    expanded_uncertainty: float = Field(gt=0)
+    k: float = Field(default=2.0, gt=0)
+
+
+class StandardConfig(_Strict):
+    description: str
+    instrument: str | None = None          # the instrument id that reads it, if any
+    channel: int | None = None
+    serial_number: str
+    certificate: str
+    calibrated: date
+    due: date
+    unit: str
+    corrections: list[CorrectionPoint] = Field(min_length=1)
+    drift_allowance: float = Field(default=0.0, ge=0)   # half-width of a rectangular drift allowance
+    resolution: float = Field(default=0.0, ge=0)
+
+    @field_validator("corrections")
+    @classmethod
+    def _sorted(cls, v: list[CorrectionPoint]) -> list[CorrectionPoint]:
+        nominals = [p.nominal for p in v]
+        if nominals != sorted(nominals) or len(set(nominals)) != len(nominals):
+            raise ValueError("correction points must be in increasing order of nominal, without repeats")
+        return v
+
+
+class OperatorConfig(_Strict):
+    name: str
+    authorised: list[str] = []
+    role: str = "technician"
+
+
+class ScheduleConfig(_Strict):
+    procedure: str
+    every: str                      # "daily", "weekly", "monthly", or an interval such as "90s", "15m", "6h"
+    at: str = "02:00"               # UTC time of day for daily, weekly and monthly
+    params: dict[str, Any] = {}
+    operator: str = "scheduler"
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: str) -> str:
+        if v not in ("daily", "weekly", "monthly") and not re.fullmatch(r"\d+(\.\d+)?[smh]", v):
+            raise ValueError("expected daily, weekly, monthly or an interval like 90s, 15m, 6h")
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError("expected a time of day HH:MM")
+        return v
+
+
+class ServiceConfig(_Strict):
+    monitor_interval: float = Field(default=5.0, gt=0)   # seconds between live readings of idle instruments
+    on_restart: str = Field(default="resume", pattern="^(resume|mark)$")   # runs found unfinished after a crash
+    dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    documents: str | None = None     # folder for the documents of completed runs; default: <data_dir>/documents
+    # /healthz and Prometheus /metrics on 127.0.0.1:<port> (None: not served); `metrics_host` to widen it.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+
+class MqttConfig(_Strict):
+    url: str | None = None           # mqtt://host:port or mqtts://host:port; credentials belong below, not here
+    topic_root: str | None = None
+    ca_file: str | None = None       # CA certificate(s) for an mqtts:// broker not signed by a public CA
+    username: str | None = None
+    password: SecretStr | None = None      # from LABD_MQTT__PASSWORD, or read from password_file
+    password_file: str | None = None
+
+
+class InfluxConfig(_Strict):
+    url: str | None = None
+    org: str = "lab"
+    bucket: str = "labd"
+    token: SecretStr = SecretStr("")       # from LABD_INFLUX__TOKEN, or read from token_file
+    token_file: str | None = None
+
+
+class EnvironmentLimits(_Strict):
+    temperature: tuple[float, float] = (18.0, 28.0)
+    humidity: tuple[float, float] = (30.0, 70.0)
+    sensor: str | None = None
+
+
+class LabConfig(_Strict):
+    name: str
+    station: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")   # in MQTT topics and run records
+    address: str = ""
+    accreditation: str = ""
+    # Where records, documents and run copies go. Relative paths here are relative to the configuration
+    # folder; unset: $LABD_DATA, else the platform's user data folder (never the working directory).
+    data_dir: str | None = None
+    records: str = "labd.sqlite"          # relative to data_dir
+
+
+class Config(BaseModel):
+    directory: Path
+    origin: str = ""                       # how the folder was found: --config, $LABD_CONFIG, /etc/labd, example
+    data_dir: Path = Path(".")             # resolved from [lab] data_dir, $LABD_DATA or the platform's default
+    lab: LabConfig
+    mqtt: MqttConfig = MqttConfig()
+    influx: InfluxConfig = InfluxConfig()
+    environment: EnvironmentLimits = EnvironmentLimits()
+    service: ServiceConfig = ServiceConfig()
+    instruments: dict[str, InstrumentConfig]
+    standards: dict[str, StandardConfig] = {}
+    operators: dict[str, OperatorConfig] = {}
+    schedules: list[ScheduleConfig] = []

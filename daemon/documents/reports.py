@@ -1,0 +1,312 @@
+"""Documents from the record, in HTML and PDF (WeasyPrint), in English or Indonesian: the draft calibration
+certificate, the intermediate-check report, the solution standardisation report and the stability run report.
+
+Everything comes from the records database (run, resolved parameters, `standard_used` events, ambient readings,
+results), never from files a run left behind, so a document can always be produced again and matches the
+record. Charts are drawn with matplotlib and embedded as images.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from labd.calc.budget import decimals_of, round_result
+from labd.daemon.records import RecordsError, RecordsReader, RunSummary
+
+from .charts import control_chart, drift_plot, series_plot
+from .words import words
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CALIBRATIONS = ("thermometer-calibration", "balance-calibration", "dmm-calibration")
+CHECKS = ("equipment-check", "working-standard-check")
+
+
+class ReportError(Exception):
+    pass
+
+
+@dataclass
+class RunRecord:
+    summary: RunSummary
+    readings: list[dict]
+    events: list[dict]
+    results: Any
+
+
+def load(path: Path, run_id: str) -> RunRecord:
+    with RecordsReader(path) as reader:
+        summary = reader.run(run_id)
+        if summary.state != "completed":
+            raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
+        results = [r for r in reader.results(run_id) if r["kind"] == "results"]
+        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"])
+
+
+def _environment(readings: list[dict], w: dict[str, str]) -> str:
+    ranges: dict[str, tuple[float, float]] = {}
+    for r in readings:
+        if r["role"] == "ambient":
+            lo, hi = ranges.get(r["quantity"], (r["value"], r["value"]))
+            ranges[r["quantity"]] = (min(lo, r["value"]), max(hi, r["value"]))
+    parts = []
+    if "temperature" in ranges:
+        parts.append(f"{w['temperature']} {ranges['temperature'][0]:.1f} … {ranges['temperature'][1]:.1f} °C")
+    if "humidity" in ranges:
+        parts.append(f"{w['humidity']} {ranges['humidity'][0]:.0f} … {ranges['humidity'][1]:.0f} %RH")
+    return ", ".join(parts) or w["not_recorded"]
+
+
+def _standards(events: list[dict]) -> list[dict]:
+    latest: dict[str, dict] = {}
+    for e in events:
+        if e["kind"] == "standard_used":
+            latest[e["data"]["standard"]] = e["data"]
+    return list(latest.values())
+
+
+# Per calibration procedure: where its rows are, the unit, the keys of the columns (first, reference, reading,
+# the result as reported), the headings of the first and reading columns, the note under the table, and how many
+# more decimals the reference gets than U (a weight's conventional mass is known better than the balance reads).
+_CERTIFICATE_TABLES = {
+    "thermometer-calibration": (None, "°C", ("nominal", "reference", "reading", "correction"),
+                                ("nominal", "reading"), "correction_note", 0),
+    "balance-calibration": ("loads", "g", ("nominal", "reference_mass", "indication", "error"),
+                            ("load", "indication"), "error_note", 1),
+    "dmm-calibration": (None, "V", ("nominal", "reference", "reading", "error"), ("nominal", "reading"),
+                        "error_note", 0),
+}
+
+
+def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list[str], list[list[str]], float, str]:
+    """Columns, rows (as reported), coverage in %, and the note under the table."""
+    if procedure not in _CERTIFICATE_TABLES:
+        raise ReportError(f"no certificate for procedure {procedure}")
+    where, unit, (k_first, k_ref, k_reading, k_result), (h_first, h_reading), note, extra = \
+        _CERTIFICATE_TABLES[procedure]
+    rows = results[where] if where else results
+    cols = [f"{w[h_first]} ({unit})", f"{w['reference']} ({unit})", f"{w[h_reading]} ({unit})",
+            f"{w[k_result]} ({unit})", f"U ({unit})", "k"]
+    out = []
+    for r in rows:
+        U = r["reported"]["expanded_uncertainty"]
+        d = decimals_of(U)
+        out.append([f"{r[k_first]:g}", f"{r[k_ref]:.{d + extra}f}", f"{r[k_reading]:.{d}f}",
+                    r["reported"][k_result], U, f"{r['k']:.2f}"])
+    text = w[note]
+    if procedure == "balance-calibration":
+        text += (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
+                 f"{results['repeatability']['n']}). {w['eccentricity']}: "
+                 f"{results['eccentricity']['max_deviation']:.5f} g @ {results['eccentricity']['load']:g} g.")
+    return cols, out, rows[0]["coverage"] * 100, text
+
+
+def _date(rec: RunRecord) -> str:
+    """The day of the run: of its first reading (on the run's own clock), else of its record."""
+    first = min((r["time"] for r in rec.readings), default=rec.summary.created)
+    return datetime.fromtimestamp(first, timezone.utc).date().isoformat()
+
+
+def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p = rec.summary, rec.summary.resolved
+    cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
+    cols.append("p (%)")                  # the coverage probability of each U
+    rows = [row + [f"{coverage:g}"] for row in rows]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
+            "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
+            "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(rec),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "title": w["certificate"]}
+
+
+def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    if s.procedure == "equipment-check":
+        entries, unit, scale = r["checks"], "mg", 1000.0
+        tolerance = p["tolerance"] * scale
+        chart = r["control_chart"]
+        chart = None if chart is None else {**chart, "centre": chart["centre"] * scale,
+                                            "warning": [v * scale for v in chart["warning"]],
+                                            "action": [v * scale for v in chart["action"]]}
+        drift = r["drift_per_day"] and {**r["drift_per_day"], "slope": r["drift_per_day"]["slope"] * scale}
+        verdict = (w["within_tolerance"] if r["within_tolerance"] else w["out_of_tolerance"]) + "; " + (
+            w["in_control"] if chart and not chart["violations"] else
+            f"{len(chart['violations'])} {w['violations']}" if chart else "—")
+        recommendation = r["recommendation"]
+        next_check = r["next_check"]
+        origin = p["calibrated_on"]
+    else:
+        entries, unit, scale = r["days"], "°C", 1.0
+        tolerance, chart, drift, recommendation, next_check = p["criterion"], None, None, None, None
+        verdict = r["verdict"]
+        origin = entries[0]["date"]
+    values = [e["value"] * scale for e in entries]
+    dates = [e["date"] for e in entries]
+    o = datetime.fromisoformat(origin).date()
+    days = [(datetime.fromisoformat(d).date() - o).days for d in dates]
+    rows = [[d, f"{v:+.4f}", f"{e['sd'] * scale:.4f}", str(e["n"])] for d, v, e in zip(dates, values, entries)]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["check_report"],
+            "series": r["series"], "columns": [w["check_date"], f"{w['deviation']} ({unit})", f"s ({unit})", "n"],
+            "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "date": _date(rec),
+            "control_chart": control_chart(values, dates, chart, tolerance, unit, w["control_chart"]),
+            "drift_plot": drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
+
+
+def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    c, U = round_result(r["concentration"], r["expanded_uncertainty"])
+    n, U_n = round_result(r["normality"], r["normality_expanded_uncertainty"])
+    d = decimals_of(U)
+    rows = [[str(i + 1), f"{x['mass']:.6g}", f"{x['volume']:.2f}", f"{x['concentration']:.{d + 1}f}"]
+            for i, x in enumerate(r["replicates"])]
+    total = sum(b["contribution"] ** 2 for b in r["budget"]) or 1.0
+    budget = [[_input_name(b["name"], w), f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}",
+               f"{b['sensitivity']:.4g}", f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
+              for b in sorted(r["budget"], key=lambda b: -b["contribution"]) if b["contribution"] > 0]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["standardisation_report"],
+            "method": w["method.solution-standardisation"], "molar_mass": _molar_mass(p["formula"]),
+            "date": _date(rec),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "columns": [w["replicate"], f"{w['mass']} (g)", f"{w['titrant_volume']} (mL)",
+                        f"{w['concentration']} (mol/L)"], "rows": rows,
+            "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}",
+                       "coverage": f"{100 * r['coverage']:g}"},
+            "budget_columns": [w["input"], w["value"], "u", w["sensitivity"], w["contribution"],
+                               f"{w['share']} (%)"],
+            "budget": budget,
+            "statement": w["uncertainty_statement"].format(coverage=f"{100 * r['coverage']:g}")}
+
+
+def _input_name(name: str, w: dict[str, str]) -> str:
+    if name.startswith("A_"):
+        return f"{name}: {w['input.A']} {name[2:]}"
+    return f"{name}: {w[f'input.{name}']}" if f"input.{name}" in w else name
+
+
+def _molar_mass(formula: str) -> str:
+    from labd.procedures.solution_standardisation import molar_mass
+    return f"{molar_mass(formula):.4f}"
+
+
+def stability_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
+    w = words(lang)
+    s, p, r = rec.summary, rec.summary.resolved, rec.results
+    logged = [x for x in rec.readings if x["role"] == "stability"]
+    t0 = logged[0]["time"]
+    used = [((x["time"] - t0) / 3600, x["value"]) for x in logged if x["used"]]
+    excluded = [((x["time"] - t0) / 3600, x["value"]) for x in logged if not x["used"]]
+    unit = logged[0]["unit"]
+    drift = r["drift_per_hour"]
+    stats = [[w["readings_used"], str(r["n"])], [w["excluded"], str(r["excluded"])],
+             [w["mean"], f"{r['mean']:.4f} {unit}"], ["s", f"{r['sd']:.4f} {unit}"],
+             ["min / max", f"{r['min']:.4f} / {r['max']:.4f} {unit}"],
+             [w["peak_to_peak"], f"{r['max'] - r['min']:.4f} {unit}"],
+             [w["drift_per_hour"], f"{drift['slope']:+.4f} {unit}/h, u = {drift['standard_uncertainty']:.4f} "
+                                   f"{unit}/h ({w['significant'] if drift['significant'] else w['not_significant']})"],
+             [w["control_chart"], _rules(r["control_chart"]["violations"], r["n"], w)]]
+    ref = r.get("reference")
+    if ref:
+        u = ref["correction_standard_uncertainty"]
+        stats.append([w["corrected_mean"], f"{ref['corrected_mean']:.4f} {unit} ({w['u_correction']} {u:.4f} "
+                                           f"{unit}, {ref['certificate']})"])
+        if ref["set_point_deviation"] is not None:
+            stats.append([w["set_point_deviation"], f"{ref['set_point_deviation']:+.4f} {unit}"])
+    held = f"{p['source']}, {p['set_point']:g} {unit}" if p["source"] else w["none_at_set_point"]
+    return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["stability_report"],
+            "thermometer": f"{p['readout']}, {w['channel']} {p['channel']}", "held": held,
+            "period": f"{_time(t0)} … {_time(logged[-1]['time'])} ({p['duration_hours']:g} h, {w['interval']} "
+                      f"{p['interval']:g} s)",
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events), "stats": stats,
+            "plot": series_plot([h for h, _ in used], [v for _, v in used], excluded, r["mean"],
+                                p["set_point"] if p["source"] else None, unit, w["readings"],
+                                f"{w['hours']} {w['since']} {_time(t0)}")}
+
+
+def _rules(violations: list[dict], n: int, w: dict[str, str]) -> str:
+    """Which run rules fired, and on how many of the readings (one reading can break several rules)."""
+    if not violations:
+        return w["in_control"]
+    rules = sorted({v["rule"] for v in violations})
+    return f"{w['violations']}: {'; '.join(rules)} ({len({v['index'] for v in violations})}/{n})"
+
+
+def _time(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class Document(NamedTuple):
+    template: str
+    prefix: str                                     # of the file name: <prefix>-<run id>-<lang>.<html|pdf>
+    context: Callable[[RunRecord, Any, str], dict[str, Any]]
+    kind: str                                       # what the document is called
+
+
+DOCUMENTS = {
+    **{proc: Document("report-certificate.html.j2", "certificate", certificate_context, "draft certificate")
+       for proc in CALIBRATIONS},
+    **{proc: Document("report-check.html.j2", "check-report", check_context, "check report") for proc in CHECKS},
+    "solution-standardisation": Document("report-standardisation.html.j2", "standardisation-report",
+                                         standardisation_context, "standardisation report"),
+    "stability-run": Document("report-stability.html.j2", "stability-report", stability_context,
+                              "stability report"),
+}
+
+
+def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
+    if rec.summary.procedure not in DOCUMENTS:
+        raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
+                          f"{', '.join(DOCUMENTS)})")
+    doc = DOCUMENTS[rec.summary.procedure]
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template(doc.template).render(**doc.context(rec, lab, lang))
+    stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "html" in formats:
+        written.append(out / f"{stem}.html")
+        written[-1].write_text(html, encoding="utf-8")
+    if "pdf" in formats:
+        written.append(out / f"{stem}.pdf")
+        html_to_pdf(html, written[-1])
+    return written
+
+
+def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[str, ...] = ("en", "id"),
+                    warn=None) -> list[Path]:
+    """A completed run's document in each language, from the record; [] for a procedure without one.
+
+    Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
+    with RecordsReader(records) as reader:        # the run's row only: most runs have no document to make
+        if reader.run(run_id).procedure not in DOCUMENTS:
+            return []
+    rec = load(records, run_id)
+    written: list[Path] = []
+    for lang in langs:
+        try:
+            written += render(rec, lab, lang, folder)
+        except OSError as exc:
+            if warn is not None:
+                warn(f"PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)")
+            written += render(rec, lab, lang, folder, ("html",))
+    return written
+
+
+def html_to_pdf(html: str, path: Path) -> None:
+    import logging
+    from weasyprint import HTML   # imported here: it loads Pango, which only documents need
+    # Its notice about font subsetting through fontTools rather than HarfBuzz is not the lab's business.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
+
+
+__all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "Document", "RecordsError", "ReportError", "html_to_pdf", "load",
+           "render", "write_documents"]

@@ -1,0 +1,149 @@
+"""The read side of the records: plain synchronous queries for the CLI and the documents, and for the event loop
+through `asyncio.to_thread`. Every query the rest of labd needs is a method here: no SQL outside this package."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .schema import GENESIS, TABLES, RecordsError, connect, digest, link
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    procedure: str
+    version: str
+    operator: str
+    station: str
+    params: dict
+    resolved: dict
+    simulated: bool
+    created: float
+    state: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    head: str
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class RecordsReader:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise RecordsError(f"no records at {self.path}")
+        self.conn = connect(self.path)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            # A file that is not SQLite, or SQLite that is not labd's records, is named as such, not a traceback.
+            found = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise RecordsError(f"{self.path} is not a records database ({exc})") from None
+        missing = set(TABLES) - found
+        if missing:
+            self.conn.close()
+            raise RecordsError(f"{self.path} is not a labd records database (no {', '.join(sorted(missing))} "
+                               f"table)")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "RecordsReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, run_id: str) -> RunSummary:
+        row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RecordsError(f"no run {run_id!r} in {self.path}")
+        state = self.conn.execute("SELECT data, attempt FROM events WHERE run_id = ? AND kind = 'state' "
+                                  "ORDER BY id DESC LIMIT 1", (run_id,)).fetchone()
+        attempt = self.conn.execute("SELECT MAX(attempt) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return RunSummary(row["run_id"], row["procedure"], row["version"], row["operator"], row["station"],
+                          json.loads(row["params"]), json.loads(row["resolved"]), bool(row["simulated"]),
+                          row["created"], json.loads(state["data"])["state"] if state else "created", attempt or 1)
+
+    def runs(self) -> list[RunSummary]:
+        ids = [r[0] for r in self.conn.execute("SELECT run_id FROM runs ORDER BY created")]
+        return [self.run(i) for i in ids]
+
+    def unfinished(self) -> list[str]:
+        """Runs whose last state says they were still going when their process ended."""
+        return [r.run_id for r in self.runs() if r.state in ("running", "created")]
+
+    def reading_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.conn.execute("SELECT run_id, COUNT(*) FROM readings GROUP BY run_id")}
+
+    def series(self, key: str) -> list[dict]:
+        """The entries of a series that accumulates across runs (intermediate checks), oldest first."""
+        rows = self.conn.execute("SELECT run_id, data FROM results WHERE kind = ? ORDER BY id", (f"series:{key}",))
+        return [{"run_id": r["run_id"], **json.loads(r["data"])} for r in rows]
+
+    def commands(self) -> list[dict]:
+        """Every command received, with who sent it, from where, and what came of it."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM commands ORDER BY id")]
+
+    def readings(self, run_id: str) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM readings WHERE run_id = ? ORDER BY id",
+                                                   (run_id,))]
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM events WHERE run_id = ?", [run_id]
+        if kind:
+            sql, args = sql + " AND kind = ?", args + [kind]
+        return [{**dict(r), "data": json.loads(r["data"])} for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def completed_points(self, run_id: str) -> tuple[dict[int, dict], dict[int, int]]:
+        """Each completed point's saved data, and the attempt that completed it."""
+        done = self.events(run_id, "point_complete")
+        return ({e["data"]["point"]: e["data"]["data"] for e in done},
+                {e["data"]["point"]: e["attempt"] for e in done})
+
+    def results(self, run_id: str) -> list[dict]:
+        return [{**dict(r), "data": json.loads(r["data"])}
+                for r in self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def verify(self) -> Verification:
+        """Walk the chain; recompute every row's digest; every row must be in the chain exactly once."""
+        problems: list[str] = []
+        prev, count = GENESIS, 0
+        seen: dict[str, set[str]] = {t: set() for t in TABLES}
+        for entry in self.conn.execute("SELECT * FROM audit ORDER BY seq"):
+            count += 1
+            where = f"audit entry {entry['seq']} ({entry['tbl']} {entry['row_key']})"
+            if entry["seq"] != count:
+                problems.append(f"{where}: sequence broken, expected {count}")
+            if entry["prev"] != prev or entry["hash"] != link(prev, entry["seq"], entry["digest"]):
+                problems.append(f"{where}: chain broken (the trail was edited)")
+            prev = entry["hash"]
+            table, key = entry["tbl"], entry["row_key"]
+            if table not in TABLES:
+                problems.append(f"{where}: unknown table")
+                continue
+            seen[table].add(key)
+            id_col = "run_id" if table == "runs" else "id"
+            row = self.conn.execute(f"SELECT {', '.join(TABLES[table])} FROM {table} WHERE {id_col} = ?",
+                                    (key if table == "runs" else int(key),)).fetchone()
+            if row is None:
+                problems.append(f"{where}: the row is missing (deleted)")
+            elif digest(table, key, tuple(row)) != entry["digest"]:
+                problems.append(f"{where}: the row's content changed since it was recorded")
+        for table in TABLES:
+            id_col = "run_id" if table == "runs" else "id"
+            for (key,) in self.conn.execute(f"SELECT {id_col} FROM {table}"):
+                if str(key) not in seen[table]:
+                    problems.append(f"{table} {key}: not in the audit trail (inserted behind its back)")
+        return Verification(count, prev, tuple(problems))
+

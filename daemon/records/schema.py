@@ -1,0 +1,74 @@
+"""The records' schema and chain: tables, append-only triggers, row digests and chain links.
+
+Shared by the writer (store.py) and the reader (reader.py); nothing outside `labd.daemon.records` writes SQL.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+TABLES = {
+    "runs": ("run_id", "procedure", "version", "operator", "station", "params", "resolved", "simulated",
+             "created"),
+    "readings": ("run_id", "attempt", "time", "instrument", "quantity", "value", "unit", "raw", "corrected",
+                 "point", "role", "used", "note"),
+    "events": ("run_id", "attempt", "time", "kind", "data"),
+    "results": ("run_id", "time", "kind", "data"),
+    "commands": ("time", "source", "operator", "payload", "outcome"),
+}
+GENESIS = "0" * 64
+
+
+def schema() -> str:
+    parts = ["PRAGMA journal_mode=WAL;"]
+    for table, cols in TABLES.items():
+        key = "run_id TEXT PRIMARY KEY" if table == "runs" else "id INTEGER PRIMARY KEY"
+        body = ", ".join(c for c in cols if not (table == "runs" and c == "run_id"))
+        parts.append(f"CREATE TABLE IF NOT EXISTS {table} ({key}, {body});")
+        for op in ("UPDATE", "DELETE"):
+            parts.append(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                         f"BEGIN SELECT RAISE(ABORT, 'records are append-only: {op} on {table} refused'); END;")
+    parts.append("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, time REAL, tbl TEXT, row_key TEXT, "
+                 "digest TEXT, prev TEXT, hash TEXT);")
+    for op in ("UPDATE", "DELETE"):
+        parts.append(f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit "
+                     f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;")
+    # The outbox is not a record: lines for the time-series server, written in the same transaction as the
+    # reading they carry (so a recorded reading always reaches the server), deleted once the server has them.
+    parts += ["CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, line TEXT NOT NULL);",
+              "CREATE INDEX IF NOT EXISTS readings_run ON readings(run_id, id);",
+              "CREATE INDEX IF NOT EXISTS events_run ON events(run_id, kind, id);",
+              "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);",
+              f"INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA_VERSION}');"]
+    return "\n".join(parts)
+
+
+def digest(table: str, key: str, values: tuple) -> str:
+    # repr-exact floats and sorted keys: the same row always gives the same bytes.
+    text = json.dumps([table, key, list(values)], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def link(prev: str, seq: int, digest: str) -> str:
+    return hashlib.sha256(f"{prev}:{seq}:{digest}".encode()).hexdigest()
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA synchronous=FULL")  # a committed reading survives a power cut, not only a crash
+    return conn
+
+
+
+
+class RecordsError(Exception):
+    """The records cannot be opened, read or written; the message names the file and why."""

@@ -1,0 +1,181 @@
+"""The MQTT side of the service (aiomqtt, MQTT 5): status with a last will, live readings, run states, commands.
+
+The connection is kept up by a loop that reconnects with backoff; while the broker is away the service goes on
+(readings are recorded and streamed regardless). Retained messages (status, run states) are remembered and
+published again on every reconnect, so a broker restarted without persistence still shows the truth. Live
+readings are best effort (QoS 0, dropped while disconnected); replies and run states use QoS 1.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger("labd.mqtt")
+
+
+class MqttUrlError(ValueError):
+    pass
+
+
+def masked(url: str) -> str:
+    """The URL as it may be shown: a password in it is replaced, so an error message never carries it."""
+    u = urlparse(url)
+    if u.password is None:
+        return url
+    netloc = u.netloc.replace(f":{u.password}@", ":***@", 1)
+    return u._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        """mqtt://user:password@host:port, or mqtts:// for TLS (port 8883 by default)."""
+        u = urlparse(url)
+        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+            raise MqttUrlError(f"MQTT URL {masked(url)!r}: expected mqtt://host[:port] or mqtts://…")
+        try:
+            port = u.port or (8883 if u.scheme == "mqtts" else 1883)
+        except ValueError:
+            raise MqttUrlError(f"MQTT URL {masked(url)!r}: bad port") from None
+        return cls(u.hostname, port, unquote(u.username) if u.username else None,
+                   unquote(u.password) if u.password else None, u.scheme == "mqtts")
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+Handler = Callable[[bytes, str | None, bytes | None], Awaitable[None]]
+
+
+class Bus:
+    def __init__(self, url: str, root: str, *, identifier: str, on_command: Handler,
+                 tls_context: ssl.SSLContext | None = None, queue_size: int = 100_000,
+                 username: str | None = None, password: str | None = None) -> None:
+        address = BrokerAddress.parse(url)
+        # Credentials from the configuration (a password file, the environment) win over any in the URL.
+        self.address = BrokerAddress(address.host, address.port, username or address.username,
+                                     password or address.password, address.tls)
+        self.root = root.rstrip("/")
+        self.identifier = identifier
+        self.on_command = on_command
+        self.tls_context = tls_context or (ssl.create_default_context() if self.address.tls else None)
+        self.connected = asyncio.Event()
+        self.retained: dict[str, bytes] = {}
+        self._out: asyncio.Queue[tuple[str, bytes, int, bool, Properties | None]] = asyncio.Queue(queue_size)
+        self._client: aiomqtt.Client | None = None
+        self.dropped = 0
+
+    # --- publishing (never blocks the caller) -------------------------------------------------------------------
+    def publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False,
+                properties: Properties | None = None, absolute: bool = False) -> None:
+        """`topic` is under the root unless `absolute` (a client's MQTT 5 response topic)."""
+        payload = data if isinstance(data, bytes) else dumps(data)
+        full = topic if absolute else f"{self.root}/{topic}"
+        if retain:
+            self.retained[full] = payload
+        if not self.connected.is_set() and qos == 0:
+            self.dropped += 1
+            return
+        try:
+            self._out.put_nowait((full, payload, qos, retain, properties))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def reply(self, command_id: str, data: Any, response_topic: str | None = None,
+              correlation: bytes | None = None) -> None:
+        self.publish(f"reply/{command_id}", data, qos=1)
+        if response_topic:
+            props = Properties(PacketTypes.PUBLISH)
+            if correlation is not None:
+                props.CorrelationData = correlation
+            self.publish(response_topic, data, qos=1, properties=props, absolute=True)
+
+    # --- the connection -----------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        a = self.address
+        will = aiomqtt.Will(f"{self.root}/status", dumps({"state": "offline", "reason": "connection lost"}), qos=1,
+                            retain=True)
+        backoff = 0.5
+        while True:
+            try:
+                async with aiomqtt.Client(a.host, a.port, username=a.username, password=a.password,
+                                          identifier=self.identifier, protocol=aiomqtt.ProtocolVersion.V5,
+                                          will=will, tls_context=self.tls_context, keepalive=15,
+                                          timeout=10) as client:
+                    self._client = client
+                    client.pending_calls_threshold = 1000   # our batches are bounded; no warning per publish
+                    await client.subscribe(f"{self.root}/cmd", qos=1)
+                    for topic, payload in list(self.retained.items()):
+                        await client.publish(topic, payload, qos=1, retain=True)
+                    self.connected.set()
+                    log.info("connected to the broker at %s:%d", a.host, a.port)
+                    backoff = 0.5
+                    sender = asyncio.create_task(self._send(client))
+                    try:
+                        async for message in client.messages:
+                            props = message.properties
+                            response = getattr(props, "ResponseTopic", None) if props else None
+                            correlation = getattr(props, "CorrelationData", None) if props else None
+                            payload = message.payload if isinstance(message.payload, bytes) else \
+                                str(message.payload).encode()
+                            asyncio.create_task(self.on_command(payload, response, correlation))
+                    finally:
+                        sender.cancel()
+            except aiomqtt.MqttError as exc:
+                if self.connected.is_set():
+                    log.warning("broker connection lost: %s", exc)
+                else:
+                    log.debug("broker not reachable: %s", exc)
+            finally:
+                self.connected.clear()
+                self._client = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        # What is queued goes out together: each publish waits for paho to write it, and waiting for them one
+        # by one would cost a loop iteration per message. Batches stay small because aiomqtt counts its pending
+        # calls on every publish.
+        while True:
+            batch = [await self._out.get()]
+            while len(batch) < 200 and not self._out.empty():
+                batch.append(self._out.get_nowait())
+            results = await asyncio.gather(*(client.publish(t, p, qos=q, retain=r, properties=pr, timeout=10)
+                                             for t, p, q, r, pr in batch), return_exceptions=True)
+            failed = [m for m, res in zip(batch, results) if isinstance(res, Exception)]
+            if failed:
+                for m in failed:
+                    if m[2] > 0 or m[3]:   # replies and states wait for the next connection; readings do not
+                        with contextlib.suppress(asyncio.QueueFull):
+                            self._out.put_nowait(m)
+                raise aiomqtt.MqttError(f"{len(failed)} publishes failed")
+
+    async def goodbye(self, reason: str) -> None:
+        """Retained offline status before a clean stop (the will covers the unclean ones)."""
+        self.retained[f"{self.root}/status"] = dumps({"state": "offline", "reason": reason})
+        client = self._client
+        if client is not None:
+            try:
+                await client.publish(f"{self.root}/status", self.retained[f"{self.root}/status"], qos=1,
+                                     retain=True, timeout=5)
+            except aiomqtt.MqttError:
+                pass

@@ -1,0 +1,104 @@
+"""Readings to the time-series server through the InfluxDB v2 write API, from the records' outbox.
+
+The outbox is written in the same transaction as the reading (daemon/records.py), so this side only has to
+send the oldest lines, in order, and delete them once the server has acknowledged them. While the server is
+down the lines wait on disk, and the sender retries with backoff; nothing is lost and nothing is reordered.
+Works with InfluxDB 2.x and 3.x and anything else that accepts /api/v2/write (VictoriaMetrics in the tests).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from labd.daemon.records import Records
+
+log = logging.getLogger("labd.stream")
+
+
+def _tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def line(station: str, run_id: str | None, reading, measurement: str = "reading") -> str | None:
+    """Line protocol for one reading (ms precision; tags station, instrument, run, quantity, unit, role)."""
+    value = reading.corrected if reading.corrected is not None else reading.value
+    tags = {"station": station, "instrument": reading.instrument, "run": run_id or "", "quantity": reading.quantity,
+            "unit": reading.unit, "role": getattr(reading, "role", "")}
+    tag_text = ",".join(f"{k}={_tag(str(v))}" for k, v in tags.items() if v)
+    fields = f"value={float(value)!r},raw_value={float(reading.value)!r}"
+    if not getattr(reading, "used", True):
+        fields += ",used=0i"
+    return f"{measurement},{tag_text} {fields} {int(round(reading.time * 1000))}"
+
+
+@dataclass
+class StreamState:
+    connected: bool = False
+    sent: int = 0
+    last_error: str = ""
+
+
+class Streamer:
+    def __init__(self, records: Records, url: str, *, token: str = "", org: str = "lab", bucket: str = "labd",
+                 batch: int = 5000, max_backoff: float = 30.0) -> None:
+        self.records, self.url, self.org, self.bucket = records, url, org, bucket
+        self.batch, self.max_backoff = batch, max_backoff
+        self.client = InfluxDBClient(url=url, token=token or "labd", org=org, timeout=10_000)
+        self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
+        self.state = StreamState()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called from the records' writer thread after a commit that added lines."""
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.records.on_outbox = self.wake
+        backoff = 0.5
+        while True:
+            rows = await self.records.take_outbox(self.batch)
+            if not rows:
+                self._idle.set()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
+                continue
+            self._idle.clear()
+            try:
+                await asyncio.to_thread(self.write_api.write, bucket=self.bucket, org=self.org,
+                                        record="\n".join(r[1] for r in rows), write_precision=WritePrecision.MS)
+            except Exception as exc:   # any failure of the server or the network: keep the lines, try again
+                if self.state.connected or not self.state.last_error:
+                    log.warning("time-series server %s unavailable (%s); %d+ points wait on disk", self.url,
+                                str(exc).splitlines()[0][:200], len(rows))
+                self.state.connected, self.state.last_error = False, str(exc).splitlines()[0][:200]
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            await self.records.drop_outbox(rows[-1][0])
+            if not self.state.connected:
+                log.info("time-series server %s reachable again", self.url)
+            self.state.connected, self.state.sent = True, self.state.sent + len(rows)
+            backoff = 0.5
+
+    async def drained(self, timeout: float = 30.0) -> bool:
+        """True once the outbox is empty (for a clean stop and for tests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if await self.records.outbox_size() == 0:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        self.records.on_outbox = None
+        self.client.close()

@@ -1,0 +1,1 @@
+"""Example labd plugin: a driver, its simulator and a procedure."""
