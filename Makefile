@@ -30,7 +30,10 @@ test: $(STAMP) real-parts
 	$(LABD) validate --out validation-report
 
 typecheck: $(STAMP)
-	$(PY) -m mypy
+	rm -rf build/typecheck && mkdir -p build/typecheck/labd
+	for f in labd/*.py labd/py.typed; do ln -s ../../../$$f build/typecheck/labd/; done
+	for d in daemon drivers procedures calc simulators config; do ln -s ../../../$$d build/typecheck/labd/$$d; done
+	cd build/typecheck && ../../$(PY) -m mypy --config-file ../../pyproject.toml -p labd
 
 bench: $(STAMP) real-parts
 	$(PY) bench/drivers_roundtrip.py

@@ -228,6 +228,10 @@ def test_a_plugin_adds_a_driver_its_simulator_and_a_procedure(tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
                     "--target", str(site), str(PLUGIN)], check=True, timeout=600)
+    own_tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PLUGIN / "tests")],
+                               cwd=tmp_path, env=clean_env(PYTHONPATH=str(site)), capture_output=True, text=True,
+                               timeout=300)
+    assert own_tests.returncode == 0 and "3 passed" in own_tests.stdout, own_tests.stdout + own_tests.stderr
     cfg = tmp_path / "cfg"
     shutil.copytree(CONFIG, cfg)
     with (cfg / "instruments.toml").open("a") as fh:

@@ -2,10 +2,14 @@
 the common options."""
 from __future__ import annotations
 
+import logging
+
 import click
 from rich.console import Console
 
 from labd.daemon.config import Config, ConfigError, load_config
+
+from . import logs
 
 # soft_wrap: a long path or run id printed to a pipe stays on one line (a script can use it); tables still fit.
 console = Console(soft_wrap=True)
@@ -18,7 +22,10 @@ def config(path: str | None, *, quiet: bool = False) -> Config:
     except ConfigError as exc:
         raise click.ClickException(f"bad configuration: {exc}") from None
     if not quiet:
-        err_console.print(f"[dim]configuration: {cfg.directory} ({cfg.origin})[/]")
+        if logs.FORMAT == "json":   # stderr holds only JSON lines then
+            logging.getLogger("labd.config").info("configuration: %s (%s)", cfg.directory, cfg.origin)
+        else:
+            err_console.print(f"[dim]configuration: {cfg.directory} ({cfg.origin})[/]")
     return cfg
 
 

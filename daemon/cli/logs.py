@@ -23,8 +23,13 @@ class JsonLines(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+FORMAT = "text"
+
+
 def configure(verbose: int, fmt: str = "text") -> None:
     """-v: info; -vv: debug, including every byte exchanged with the instruments (`labd.io`)."""
+    global FORMAT
+    FORMAT = fmt
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
