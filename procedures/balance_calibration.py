@@ -36,6 +36,9 @@ class Parameters:
     customer: str = ""
     work_order: str = ""
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.balance: None}
+
     def validate(self, ctx: RunContext) -> None:
         inst = ctx.instruments.get(self.balance)
         if inst is None or not isinstance(inst, Balance):
@@ -118,7 +121,6 @@ async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: fl
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     standards_used(ctx, p.weights)
     balance = ctx.instruments[p.balance]
     total = p.repetitions + len(p.positions) + len(p.test_loads)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from labd.drivers import Driver
 from .clock import Clock
 
-from .control import RunControl
+from .control import Aborted, RunControl
 from .standards import Standard
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -98,6 +98,7 @@ class RunContext:
     completed: dict[int, dict[str, Any]] = field(default_factory=dict)   # point → its saved data
     completed_in: dict[int, int] = field(default_factory=dict)           # point → the attempt that completed it
     history: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+    interruption: dict[str, Any] = field(default_factory=dict)   # said with "interrupted" when it is stopped
 
     def now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock.now(), timezone.utc).isoformat(timespec="seconds")
@@ -142,7 +143,11 @@ class RunContext:
         self.event("prompt", key=key, question=question, kind=kind, action=action, unit=unit)
         if self.records is not None:
             await self.records.flush()     # the open prompt is on record before anyone answers it
-        answer = (await self.ask_operator(prompt)).strip()
+        try:
+            answer = (await self.control.unless_aborted(self.ask_operator(prompt))).strip()
+        except Aborted as exc:
+            self.event("prompt_withdrawn", key=key, reason=str(exc))
+            raise
         self.event("answer", key=key, answer=answer)
         return answer
 

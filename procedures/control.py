@@ -9,13 +9,16 @@ checkpoint tells the procedure what happened so that readings taken while out of
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from labd.drivers import InstrumentError
 
 if TYPE_CHECKING:
     from .context import RunContext
+
+
+T = TypeVar("T")
 
 
 class Aborted(Exception):
@@ -71,6 +74,7 @@ class RunControl:
         self.abort_reason: str | None = None
         self._resume = asyncio.Event()
         self._resume.set()
+        self._aborted = asyncio.Event()
 
     def pause(self) -> None:
         if self.state == "running":
@@ -86,6 +90,23 @@ class RunControl:
         self.abort_reason = reason
         self.state = "aborting"
         self._resume.set()
+        self._aborted.set()
+
+    async def unless_aborted(self, waiting: Awaitable[T]) -> T:
+        """`waiting` (an operator's answer), unless the run is aborted first: then it is cancelled and Aborted
+        raised, so that an abort never waits for somebody to answer a prompt."""
+        self._check_abort()
+        task = asyncio.ensure_future(waiting)
+        abort = asyncio.ensure_future(self._aborted.wait())
+        try:
+            await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+            abort.cancel()
+        if task.done() and not task.cancelled():
+            return task.result()
+        raise Aborted(self.abort_reason or "aborted")
 
     def _check_abort(self) -> None:
         if self.abort_reason is not None:

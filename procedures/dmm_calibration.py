@@ -42,6 +42,9 @@ class Parameters:
     customer: str = ""
     work_order: str = ""
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.calibrator: None, self.multimeter: None}
+
     def validate(self, ctx: RunContext) -> None:
         for iid, kind in ((self.calibrator, MultifunctionCalibrator), (self.multimeter, Multimeter)):
             if not isinstance(ctx.instruments.get(iid), kind):
@@ -106,7 +109,6 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     standards_used(ctx, p.standard)
     cal, dmm = ctx.instruments[p.calibrator], ctx.instruments[p.multimeter]
     std = ctx.standards[p.standard]

@@ -41,6 +41,9 @@ class Parameters:
     def series(self) -> str:
         return f"equipment-check:{self.balance}@{self.check_load:g}"
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.balance: None}
+
     def validate(self, ctx: RunContext) -> None:
         if not isinstance(ctx.instruments.get(self.balance), Balance):
             raise ValueError(f"instrument {self.balance!r} is not a configured balance")
@@ -98,7 +101,6 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     standards_used(ctx, p.weights)
     today = ctx.today()
     earlier = await ctx.history(p.series) if ctx.history else []

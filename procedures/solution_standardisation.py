@@ -42,6 +42,9 @@ class Parameters:
     volume_range: tuple[float, ...] = (1.0, 50.0)   # mL an answer must lie in
     solution: str = "NaOH about 0.1 mol/L"
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.balance: None}
+
     def validate(self, ctx: RunContext) -> None:
         if not isinstance(ctx.instruments.get(self.balance), Balance):
             raise ValueError(f"instrument {self.balance!r} is not a configured balance")
@@ -84,7 +87,6 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     balance = ctx.instruments[p.balance]
     M = molar_mass(p.formula)
     low, high = p.volume_range

@@ -45,6 +45,12 @@ class Parameters:
             return read_by(ctx.standards, self.readout, self.channel)
         return self.reference_standard or None
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        held: dict[str, frozenset[int] | None] = {self.readout: frozenset({self.channel})}
+        if self.source:
+            held[self.source] = None
+        return held
+
     def validate(self, ctx: RunContext) -> None:
         if not isinstance(ctx.instruments.get(self.readout), ThermometerReadout):
             raise ValueError(f"instrument {self.readout!r} is not a configured thermometer readout")
@@ -107,7 +113,6 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     sid = p.standard(ctx)
     if sid is not None:
         standards_used(ctx, sid)

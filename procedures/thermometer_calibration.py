@@ -37,6 +37,14 @@ class Parameters:
     customer: str = ""
     work_order: str = ""
 
+    def reference_channel(self, ctx: RunContext) -> int:
+        """The readout channel the reference standard is on: the register's, else channel 1."""
+        std = ctx.standards.get(self.reference_standard)
+        return std.channel if std is not None and std.channel is not None else 1
+
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.source: None, self.readout: frozenset({self.reference_channel(ctx), self.uut_channel})}
+
     def validate(self, ctx: RunContext) -> None:
         """Checked before any instrument is touched."""
         if not self.set_points:
@@ -53,6 +61,9 @@ class Parameters:
         if self.reference_standard not in ctx.standards:
             raise ValueError(f"reference standard {self.reference_standard!r} is not in the register")
         standard = ctx.standards[self.reference_standard]
+        if self.uut_channel == self.reference_channel(ctx):
+            raise ValueError(f"uut_channel {self.uut_channel} is the reference's own channel on {self.readout}: "
+                             f"the reference cannot calibrate itself")
         standard.check_valid(ctx.today())
         for sp in self.set_points:
             standard.correction(sp)  # refuses a point outside the certificate's range
@@ -89,12 +100,11 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     standards_used(ctx, p.reference_standard)
     source = ctx.instruments[p.source]
     readout = ctx.instruments[p.readout]
     standard = ctx.standards[p.reference_standard]
-    ref_channel = 1
+    ref_channel = p.reference_channel(ctx)
     points: list[ComparisonPoint] = []
     try:
         await source.open()

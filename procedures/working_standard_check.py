@@ -47,6 +47,18 @@ class Parameters:
     def series(self) -> str:
         return f"working-standard-check:{self.working_standard}@{self.set_point:g}"
 
+    def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
+        return {self.source: None, self.readout: frozenset({self.working_channel, self.check_channel})}
+
+    async def admit(self, ctx: RunContext) -> None:
+        """Refused before anything moves: the SOP asks for checks on different days."""
+        today = ctx.today().isoformat()
+        earlier = await ctx.history(self.series) if ctx.history else []
+        same_day = [d for d in earlier if d["date"] == today]
+        if same_day:
+            raise ValueError(f"{self.series} was already checked on {today} (run {same_day[0]['run_id']}); the "
+                             "SOP asks for checks on different days")
+
     def validate(self, ctx: RunContext) -> None:
         if not isinstance(ctx.instruments.get(self.readout), ThermometerReadout):
             raise ValueError(f"instrument {self.readout!r} is not a configured thermometer readout")
@@ -101,14 +113,9 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    p.validate(ctx)
     standards_used(ctx, p.working_standard, p.check_standard)
     today = ctx.today().isoformat()
     earlier = await ctx.history(p.series) if ctx.history else []
-    same_day = [d for d in earlier if d["date"] == today]
-    if same_day:
-        raise ValueError(f"{p.series} was already checked on {today} (run {same_day[0]['run_id']}); the SOP "
-                         "asks for checks on different days")
     readout, source = ctx.instruments[p.readout], ctx.instruments[p.source]
     correction = ctx.standards[p.working_standard].correction(p.set_point)
     assigned = ctx.standards[p.check_standard].correction(p.set_point)

@@ -9,7 +9,7 @@ from labd.daemon.engine import bench
 from labd.daemon.config import load_config
 from labd.daemon.records import Records
 from labd.daemon.engine import run_control
-from labd.daemon.engine import execute, history_from, start_record
+from labd.daemon.engine import RunRefused, execute, history_from, preflight, refuse, start_record
 from labd.procedures import PROCEDURES, RunContext, parse_parameters, register
 from labd.simulators import SimulatedOperator
 
@@ -48,5 +48,10 @@ async def run_procedure(name: str, params: dict | None = None, *, lab, instrumen
                      history=history_from(records) if records is not None else None)
     if records is not None:
         await start_record(records, ctx, info, params or {}, parameters, config.lab.station)
+    try:
+        await preflight(ctx, parameters)
+    except RunRefused as exc:
+        await refuse(ctx, str(exc))
+        raise
     outcome = await execute(ctx, info, parameters)
     return outcome, ctx

@@ -70,7 +70,7 @@ async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_p
         await page.fill("#answer", "done")
         await page.click("#send")
         await page.wait_for_function("document.getElementById('message').textContent.includes('not authorised')")
-        assert service.active.prompt is not None    # nothing was answered
+        assert service.runs()[0].prompt is not None    # nothing was answered
 
         await page.fill("#operator", "demo")
         await page.fill("#answer", "done")

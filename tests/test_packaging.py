@@ -261,3 +261,26 @@ def test_a_plugin_adds_a_driver_its_simulator_and_a_procedure(tmp_path):
     inst.write_text(inst.read_text().replace("offset = 0.01", "ofset = 0.01"))
     proc = labd("config", "check", str(bad), cwd=tmp_path, env=env, check=False)
     assert "instruments.thermo.options.ofset: unknown option" in proc.stderr
+
+
+def test_the_lock_pins_every_dependency_within_its_range():
+    """requirements.lock is what make installs: every dependency of pyproject.toml (and its test and bench
+    extras) is in it, at a version inside the declared range."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    wanted = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    problems = []
+    for text in wanted:
+        req = Requirement(text)
+        version = pins.get(canonicalize_name(req.name))
+        if version is None:
+            problems.append(f"{req.name} is not in requirements.lock")
+        elif not req.specifier.contains(version, prereleases=True):
+            problems.append(f"{req.name}=={version} is outside {req.specifier}")
+    assert not problems, "\n".join(problems)

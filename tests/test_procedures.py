@@ -198,7 +198,7 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
             first = [r for r in previous.readings if r.role == "stability"]
             assert len(first) >= 10
             await lab.clock.sleep(300)   # five minutes pass before it comes back
-            from labd.daemon.engine import execute
+            from labd.daemon.engine import execute, preflight
             from labd.procedures import PROCEDURES, RunContext, parse_parameters
             from labd.simulators import SimulatedOperator
             info = PROCEDURES["stability-run"]
@@ -207,7 +207,9 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
                 return await SimulatedOperator(lab.world).perform(prompt.action)
             ctx = RunContext("s1", "stability-run", "demo", instruments, standards, lab.clock, ask, records=records,
                              attempt=previous.attempt, readings=previous.readings)
-            outcome = await execute(ctx, info, parse_parameters(info, params))
+            resumed_params = parse_parameters(info, params)
+            await preflight(ctx, resumed_params)
+            outcome = await execute(ctx, info, resumed_params)
     finally:
         await records.close()
     stab = [r for r in ctx.readings if r.role == "stability"]

@@ -123,7 +123,7 @@ async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosq
                  "b3", "not authorised for thermometer-calibration"),
                 (b'{"id": "b4", "action": "start", "operator": "demo", "procedure": "thermometer-calibration", '
                  b'"params": {"repetitions": "many"}}', "b4", "repetitions"),
-                (b'{"id": "b5", "action": "abort", "operator": "demo"}', "b5", "no active run"),
+                (b'{"id": "b5", "action": "abort", "operator": "demo"}', "b5", "no run in progress"),
                 (b'{"id": "b6", "action": "status", "bogus": 1}', "b6", "unknown field"),
                 (b'[1, 2]', "invalid", "must be a JSON object"),
             ]

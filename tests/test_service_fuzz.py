@@ -99,7 +99,7 @@ def test_after_the_fuzz_the_service_still_answers(live):
     live.send(b'{"id": "after", "action": "abort", "operator": "demo"}')
     live.send(b'{"id": "after2", "action": "status"}')
     assert not live.task.done()
-    assert live.service._status()["state"] == "online"
+    assert live.service.status()["state"] == "online"
 
 
 def test_the_fuzz_reached_the_run_logic(live):

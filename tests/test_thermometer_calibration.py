@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from labd.daemon.engine import bench
+from labd.daemon.engine import RunRefused, bench, preflight
 from labd.daemon.config import load_config
 from labd.drivers import InstrumentError
-from labd.procedures import RunContext, StandardError, register
+from labd.procedures import RunContext, register
 from labd.procedures.stability import StabilityCriterion
 from labd.procedures.thermometer_calibration import Parameters, run
 
@@ -53,8 +53,8 @@ async def test_expired_standard_is_refused_before_anything_moves():
     expired = {"ref_prt": std.model_copy(update={"due": date(2020, 1, 1)})}
     async with bench(config, simulate=True, speed=400) as (instruments, lab):
         ctx = RunContext("t2", "thermometer-calibration", "demo", instruments, register(expired), lab.clock, _answer)
-        with pytest.raises(StandardError, match="past its due date"):
-            await run(ctx, _params())
+        with pytest.raises(RunRefused, match="past its due date"):
+            await preflight(ctx, _params())
         assert lab.servers["dry_block"].commands == []  # nothing was sent to the heat source
 
 
@@ -63,9 +63,19 @@ async def test_point_outside_the_certificate_range_is_refused():
     async with bench(config, simulate=True, speed=400) as (instruments, lab):
         ctx = RunContext("t3", "thermometer-calibration", "demo", instruments, register(config.standards),
                          lab.clock, _answer)
-        with pytest.raises(StandardError, match="outside the range"):
-            await run(ctx, dataclasses.replace(_params(), set_points=(30.0, 200.0)))
+        with pytest.raises(RunRefused, match="outside the range"):
+            await preflight(ctx, dataclasses.replace(_params(), set_points=(30.0, 200.0)))
         assert lab.servers["dry_block"].commands == []
+
+
+async def test_the_reference_channel_cannot_be_the_unit_under_test():
+    config = load_config(CONFIG)
+    async with bench(config, simulate=True, speed=400) as (instruments, lab):
+        ctx = RunContext("t5", "thermometer-calibration", "demo", instruments, register(config.standards),
+                         lab.clock, _answer)
+        with pytest.raises(RunRefused, match="reference cannot calibrate itself"):
+            await preflight(ctx, _params(uut_channel=1))
+        assert await preflight(ctx, _params()) == {"dry_block": None, "ref_readout": frozenset({1, 2})}
 
 
 async def test_failure_mid_run_leaves_the_source_at_its_safe_set_point():

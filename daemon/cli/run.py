@@ -8,6 +8,7 @@ SIGUSR2 resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import signal
@@ -23,8 +24,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labd.daemon.config import Config, records_path, runs_dir
-from labd.daemon.engine import (RunFailed, RunRefused, authorise, bench, execute, history_from, load_for_resume,
-                                new_run_id, parameters, procedure, run_control, start_record)
+from labd.daemon.engine import (Conflict, Reservations, RunFailed, RunRefused, authorise, bench, execute, history_from,
+                                load_for_resume, new_run_id, parameters, preflight, procedure, refuse, run_control,
+                                start_record)
 from labd.daemon.records import Records, RecordsError
 from labd.procedures import RunContext, register
 from labd.procedures.clock import Clock, WallClock
@@ -149,8 +151,9 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                                            f"{prompt.question}")
             return await asyncio.to_thread(click.prompt, prompt.question + (f" [{prompt.unit}]" if prompt.unit else ""))
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=console) as bar:
+        with contextlib.ExitStack() as stack, Progress(TextColumn("{task.description}"), BarColumn(),
+                                                       TextColumn("{task.completed}/{task.total}"),
+                                                       TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task(name, total=None)
 
             def progress(event: str, data: dict) -> None:
@@ -167,6 +170,18 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                              history=history_from(store))
             if previous is not None:
                 previous.apply(ctx)
+            # Validated against the bench and the register, then the instruments reserved (across every labd
+            # process on this bench), all before anything moves; a refusal of a new run is on record.
+            try:
+                claims = await preflight(ctx, params)
+                reservation = Reservations(config.data_dir / "locks").acquire(run_id, claims)
+            except (RunRefused, Conflict) as exc:
+                if previous is None:
+                    await start_record(store, ctx, info, raw, params, config.lab.station)
+                    await refuse(ctx, str(exc))
+                raise click.ClickException(f"refused before start: {exc}") from None
+            stack.callback(reservation.release)
+            if previous is not None:
                 console.print(f"resuming run {run_id} (attempt {ctx.attempt}): {len(previous.readings)} readings "
                               f"and {len(previous.completed)} completed points on record")
             else:
@@ -187,8 +202,6 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
             loop.add_signal_handler(signal.SIGUSR2, ctx.control.resume)
             try:
                 outcome = await work
-            except RunRefused as exc:
-                raise click.ClickException(f"refused before start: {exc}") from None
             except RunFailed as exc:
                 _write(out / run_id, ctx, None)
                 raise click.ClickException(str(exc)) from None

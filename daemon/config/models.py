@@ -126,6 +126,7 @@ class ServiceConfig(_Strict):
     on_restart: str = Field(default="resume", pattern="^(resume|mark)$")   # runs found unfinished after a crash
     dashboard_port: int | None = Field(default=None, ge=0, le=65535)
     documents: str | None = None     # folder for the documents of completed runs; default: <data_dir>/documents
+    write_documents: bool = True     # write each completed run's document (certificate, report) at once
     # /healthz and Prometheus /metrics on 127.0.0.1:<port> (None: not served); `metrics_host` to widen it.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"

@@ -7,6 +7,7 @@ and completed points of earlier attempts are loaded, and the procedure measures 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,11 @@ from labd.procedures.results import Outcome
 from labd.daemon.config import Config
 from labd.daemon.records import Records, RecordsError, RecordsReader
 
-FINISHED = ("completed", "failed", "aborted", "refused")
+# A failed run (an instrument lost, a defect) can be resumed from its last completed point; these cannot.
+FINISHED = ("completed", "aborted", "refused", "cancelled")
+
+
+log = logging.getLogger("labd.engine")
 
 
 class RunRefused(Exception):
@@ -89,7 +94,7 @@ def load_for_resume(path, run_id: str) -> Resumed:
     with RecordsReader(path) as reader:
         summary = reader.run(run_id)
         if summary.state in FINISHED:
-            raise RunRefused(f"run {run_id} is {summary.state}; only an interrupted run can be resumed")
+            raise RunRefused(f"run {run_id} is {summary.state}; only an interrupted or failed run can be resumed")
         rows = reader.readings(run_id)
         completed, completed_in = reader.completed_points(run_id)
     readings = [RecordedReading(r["time"], r["instrument"], r["quantity"], r["value"], r["unit"], r["raw"],
@@ -134,27 +139,67 @@ def set_state(ctx: RunContext, state: str, **data: Any) -> None:
     ctx.event("state", state=state, **data)
 
 
+def claims_of(ctx: RunContext, params: Any) -> dict[str, frozenset[int] | None]:
+    """What the run will drive: the procedure's own declaration, else every configured instrument its
+    parameters name (a plugin's procedure that declares nothing). Ambient sensors are read by every run and
+    are never claimed; the driver's lock keeps their queries apart."""
+    declared = getattr(params, "claims", None)
+    if callable(declared):
+        claims = dict(declared(ctx))
+    else:
+        claims = {v: None for v in to_dict(params).values() if isinstance(v, str) and v in ctx.instruments}
+    return {iid: ch for iid, ch in claims.items()
+            if iid in ctx.instruments and getattr(ctx.instruments[iid], "kind", "") != "ambient-sensor"}
+
+
+async def preflight(ctx: RunContext, params: Any) -> dict[str, frozenset[int] | None]:
+    """Validate the parameters against the bench, the register and the run history before anything moves, and
+    say what the run will claim. The only place a run is refused (RunRefused); `refuse` records a refusal.
+    A procedure's Parameters may have `validate(ctx)` and, for checks that need the record, `async admit(ctx)`."""
+    try:
+        check = getattr(params, "validate", None)
+        if callable(check):
+            check(ctx)
+        admit = getattr(params, "admit", None)
+        if callable(admit) and ctx.attempt == 1:
+            await admit(ctx)
+        return claims_of(ctx, params)
+    except (StandardError, ValueError, TypeError) as exc:
+        raise RunRefused(str(exc)) from None
+
+
+async def refuse(ctx: RunContext, reason: str) -> None:
+    """A new run that will not start, on record as refused (final) with why."""
+    set_state(ctx, "refused", error=reason)
+    await _flush(ctx)
+
+
 async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Outcome:
-    """Run the procedure; record its state, its results and its series entry. Raises RunRefused or RunFailed."""
+    """Run the procedure (validated by `preflight`); record its state, results and series entry.
+
+    Anything that goes wrong once instruments may have moved is a failure, never a refusal: the run keeps its
+    readings and can be resumed. Raises RunFailed (failed or aborted); a cancellation marks it interrupted."""
     if ctx.attempt > 1:
         set_state(ctx, "running", resumed=True, attempt=ctx.attempt)
     else:
         set_state(ctx, "running")
     try:
         outcome = await info.module.run(ctx, params)
-    except (StandardError, ValueError) as exc:
-        set_state(ctx, "refused", error=str(exc))
+    except asyncio.CancelledError:
+        set_state(ctx, "interrupted", error="stopped before it finished", **ctx.interruption)
         await _flush(ctx)
-        raise RunRefused(str(exc)) from None
-    except (Aborted, InstrumentError, TimeoutError, AnswerError, OSError) as exc:
-        state, message = "aborted" if isinstance(exc, Aborted) else "failed", f"{exc}; {_safety(ctx)}"
+        raise
+    except Exception as exc:
+        aborted = isinstance(exc, Aborted)
+        known = isinstance(exc, (Aborted, InstrumentError, TimeoutError, AnswerError, OSError, StandardError,
+                                 ValueError))
+        if not known:   # a defect, not a condition of the bench: the log keeps the traceback
+            log.exception("run %s failed", ctx.run_id)
+        reason = str(exc) if known else f"internal error ({type(exc).__name__}: {exc})"
+        state, message = ("aborted" if aborted else "failed"), f"{reason}; {_safety(ctx)}"
         set_state(ctx, state, error=message)
         await _flush(ctx)
         raise RunFailed(ctx.run_id, state, message) from None
-    except asyncio.CancelledError:
-        set_state(ctx, "interrupted", error="stopped before it finished")
-        await _flush(ctx)
-        raise
     if ctx.records is not None:
         await ctx.records.result(ctx.run_id, "results", outcome.to_json())
         series = getattr(outcome, "series", None)
@@ -178,4 +223,3 @@ def _safety(ctx: RunContext) -> str:
 async def _flush(ctx: RunContext) -> None:
     if ctx.records is not None:
         await asyncio.shield(ctx.records.flush())
-

@@ -80,8 +80,17 @@ class RecordsReader:
         return [self.run(i) for i in ids]
 
     def unfinished(self) -> list[str]:
-        """Runs whose last state says they were still going when their process ended."""
-        return [r.run_id for r in self.runs() if r.state in ("running", "created")]
+        """Runs the service should take up again: still going or queued when their process ended (it was
+        killed), or interrupted by the service's own stop."""
+        out = []
+        for (run_id,) in self.conn.execute("SELECT run_id FROM runs ORDER BY created"):
+            last = self.conn.execute("SELECT data FROM events WHERE run_id = ? AND kind = 'state' ORDER BY id DESC "
+                                     "LIMIT 1", (run_id,)).fetchone()
+            data = json.loads(last["data"]) if last else {"state": "created"}
+            if data["state"] in ("running", "created", "queued") or (
+                    data["state"] == "interrupted" and data.get("by") == "service"):
+                out.append(run_id)
+        return out
 
     def reading_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT run_id, COUNT(*) FROM readings GROUP BY run_id")}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 MAX_PAYLOAD = 64 * 1024
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ACTIONS = ("start", "pause", "resume", "abort", "answer", "status", "list")
+ACTIONS = ("start", "pause", "resume", "abort", "cancel", "move", "answer", "status", "list")
 
 
 class CommandError(ValueError):
@@ -26,7 +26,7 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=ID.pattern)
-    action: Literal["start", "pause", "resume", "abort", "answer", "status", "list"]
+    action: Literal["start", "pause", "resume", "abort", "cancel", "move", "answer", "status", "list"]
     operator: str | None = Field(default=None, min_length=1, max_length=64)
     procedure: str | None = Field(default=None, min_length=1, max_length=64)
     params: dict[str, Any] = {}
@@ -34,12 +34,14 @@ class Command(BaseModel):
     prompt: str | None = Field(default=None, min_length=1, max_length=128)
     value: str | float | int | None = None
     reason: str | None = Field(default=None, max_length=500)
+    position: int | None = Field(default=None, ge=1, le=1000)   # for "move": the queued run's new place
     what: Literal["procedures", "instruments", "runs"] | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> "Command":
         need = {"start": ("operator", "procedure"), "pause": ("operator",), "resume": ("operator",),
-                "abort": ("operator",), "answer": ("operator", "prompt", "value")}.get(self.action, ())
+                "abort": ("operator",), "cancel": ("operator", "run_id"), "move": ("operator", "run_id", "position"),
+                "answer": ("operator", "prompt", "value")}.get(self.action, ())
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"action {self.action!r} needs {', '.join(missing)}")

@@ -1,0 +1,111 @@
+"""Commands to the service, from MQTT and the dashboard alike: validated, authorised, acted on, recorded.
+
+The one way in (`command`): parse (nothing raises past `commands.parse`), act, record the command with its
+outcome, reply. Runs are named by `run_id`; a command without one acts on the only run in progress, and is
+refused when there are several.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from labd.daemon.engine import RunRefused, authorise
+from labd.daemon.records import RecordsReader
+from labd.procedures import PROCEDURES
+from labd.procedures.params import describe
+
+from .commands import Command, CommandError, parse
+from .health import Metrics
+
+if TYPE_CHECKING:
+    from .core import Service
+
+log = logging.getLogger("labd.service")
+
+
+class Handling:
+    """The command side of `Service` (a mixin: it acts on the service's runs and records)."""
+
+    async def on_command(self: "Service", payload: bytes, response_topic: str | None,
+                         correlation: bytes | None) -> None:
+        reply = await self.command(payload, "mqtt")
+        assert self.bus is not None
+        self.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
+
+    async def command(self: "Service", payload: bytes, source: str) -> dict[str, Any]:
+        """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
+        await self.ready.wait()
+        try:
+            cmd = parse(payload)
+        except CommandError as exc:
+            await self.records.command(source, None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
+            self.metrics.commands.labels(source=source, outcome="invalid").inc()
+            return {"id": exc.command_id, "ok": False, "error": str(exc)}
+        try:
+            result = await self.handle(cmd, source)
+            reply, outcome = {"id": cmd.id, "ok": True, **result}, "ok"
+        except (RunRefused, CommandError, ValueError) as exc:
+            reply, outcome = {"id": cmd.id, "ok": False, "error": str(exc)}, f"refused: {exc}"
+        except Exception as exc:   # never let a command take the service down
+            log.exception("command %s failed", cmd.id)
+            reply, outcome = {"id": cmd.id, "ok": False, "error": f"internal error: {exc!r}"}, f"error: {exc!r}"
+        await self.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
+        self.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
+        return reply
+
+    async def handle(self: "Service", cmd: Command, source: str = "mqtt") -> dict[str, Any]:
+        runs = self.runs_
+        if cmd.action == "start":
+            return await runs.start(cmd.procedure, cmd.params, cmd.operator, source=source)
+        if cmd.action == "resume" and cmd.run_id and not any(r.run_id == cmd.run_id for r in runs.all()):
+            return await runs.start(None, {}, cmd.operator, source=source, resume=cmd.run_id)
+        if cmd.action in ("pause", "resume", "abort", "cancel", "move"):
+            run = runs.find(cmd.run_id)
+            authorise(self.config, cmd.operator, run.procedure)
+            operator = cmd.operator or ""
+            if cmd.action == "cancel" or (cmd.action == "abort" and run.state == "queued"):
+                runs.cancel(run, operator, cmd.reason)
+            elif cmd.action == "move":
+                if cmd.position is None:
+                    raise CommandError("action 'move' needs position")
+                runs.move(run, cmd.position)
+            elif run.state == "queued":
+                raise CommandError(f"run {run.run_id} is queued: cancel or move it")
+            else:
+                control = run.ctx.control
+                {"pause": control.pause, "resume": control.resume,
+                 "abort": lambda: control.abort(cmd.reason or f"aborted by {cmd.operator}")}[cmd.action]()
+            run.ctx.event("control", action=cmd.action, operator=cmd.operator)
+            return {"run_id": run.run_id, "state": run.state}
+        if cmd.action == "answer":
+            run = runs.find(cmd.run_id)
+            authorise(self.config, cmd.operator, run.procedure)
+            if run.prompt is None or run.prompt.key != cmd.prompt:
+                raise CommandError(f"run {run.run_id} has no open prompt {cmd.prompt!r}"
+                                   + (f" (open: {run.prompt.key!r})" if run.prompt else ""))
+            value = str(cmd.value)
+            if self.operator_sim is not None and run.prompt.action:
+                simulated = await self.operator_sim.perform(run.prompt.action)
+                value = simulated if run.prompt.kind == "number" and cmd.value in ("", "simulate") else value
+            run.ctx.event("answered_by", key=cmd.prompt, operator=cmd.operator)
+            if run.answer is not None and not run.answer.done():
+                run.answer.set_result(value)
+            return {"run_id": run.run_id}
+        if cmd.action == "status":
+            return self.status()
+        return await asyncio.to_thread(self._list, cmd.what or "procedures")
+
+    def _list(self: "Service", what: str) -> dict[str, Any]:
+        if what == "procedures":
+            return {"procedures": [{"name": i.name, "version": i.version, "description": i.description,
+                                    "parameters": [{"name": n, "type": t, "default": d}
+                                                   for n, t, d in describe(i.parameters)]}
+                                   for i in PROCEDURES.values()]}
+        if what == "instruments":
+            return {"instruments": [{"id": iid, "driver": c.driver, "description": c.description,
+                                     "latest": self.latest.get(iid)} for iid, c in self.config.instruments.items()]}
+        with RecordsReader(self.records.path) as reader:
+            recorded = reader.runs()[-50:]
+        return {"runs": [{"run_id": r.run_id, "procedure": r.procedure, "operator": r.operator, "state": r.state,
+                          "attempt": r.attempt} for r in recorded]}
