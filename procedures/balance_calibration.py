@@ -12,8 +12,9 @@ from labd.calc.balance import BalanceResult, TestLoad, evaluate_balance
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import leave_safe, record_ambient, standards_used
+from .steps import check_loads, leave_safe, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -22,19 +23,19 @@ DESCRIPTION = "Calibration of a non-automatic weighing instrument: repeatability
 
 @dataclass(frozen=True)
 class Parameters:
-    balance: str = "balance"
-    weights: str = "weights_e2"
-    d: float = 0.0001                          # scale interval, g
-    test_loads: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0)
-    repetition_load: float = 100.0
-    repetitions: int = 6
-    eccentricity_load: float = 100.0           # cg-18: at least a third of Max
-    positions: tuple[str, ...] = ("centre", "front", "back", "left", "right")
-    buoyancy_relative: float = 1e-6
-    uut_description: str = "Analytical balance"
-    uut_serial: str = "BAL-0001"
-    customer: str = ""
-    work_order: str = ""
+    balance: str = param("balance", description="the balance instrument")
+    weights: str = param("weights_e2", description="the weight set in the register")
+    d: float = param(0.0001, unit="g", gt=0.0, le=100.0, description="scale interval of the balance")
+    test_loads: tuple[float, ...] = param((20.0, 50.0, 100.0, 200.0), unit="g", gt=0.0, le=1e6, min_items=1, max_items=30, description="loads for the errors of indication")
+    repetition_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the repeatability test")
+    repetitions: int = param(6, ge=2, le=100, description="loadings of the repeatability test")
+    eccentricity_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the eccentricity test (cg-18: at least Max/3)")
+    positions: tuple[str, ...] = param(("centre", "front", "back", "left", "right"), min_items=2, max_items=9, choices=("centre", "front", "back", "left", "right", "front-left", "front-right", "back-left", "back-right"), description="eccentricity positions, starting at centre")
+    buoyancy_relative: float = param(1e-6, ge=0.0, le=1e-3, description="relative half-width of the air buoyancy correction")
+    uut_description: str = param("Analytical balance", description="the balance, in words")
+    uut_serial: str = param("BAL-0001", description="serial number of the balance")
+    customer: str = param("", description="the customer, for the certificate")
+    work_order: str = param("", description="the work order, for the certificate")
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}
@@ -47,6 +48,7 @@ class Parameters:
             raise ValueError(f"reference weights {self.weights!r} are not in the register")
         if self.repetitions < 2 or not self.test_loads or len(self.positions) < 2 or self.positions[0] != "centre":
             raise ValueError("need ≥ 2 repetitions, a test load, and the eccentricity positions starting at centre")
+        check_loads(ctx, self.balance, {*self.test_loads, self.repetition_load, self.eccentricity_load})
         weights = ctx.standards[self.weights]
         weights.check_valid(ctx.today())
         for load in {*self.test_loads, self.repetition_load, self.eccentricity_load}:

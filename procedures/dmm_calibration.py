@@ -19,6 +19,7 @@ from labd.calc.budget import BudgetResult, Component, combine, rectangular, roun
 from labd.drivers import MultifunctionCalibrator, Multimeter
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
 from .steps import leave_safe, record_ambient, standards_used
 
@@ -29,18 +30,18 @@ DESCRIPTION = "Calibration of a multimeter's DC voltage ranges with the multifun
 
 @dataclass(frozen=True)
 class Parameters:
-    calibrator: str = "calibrator"
-    multimeter: str = "dmm"
-    standard: str = "calibrator_5520a"
-    points: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)     # V DC; the range is the point's own
-    repetitions: int = 5
-    nplc: float = 10.0
-    resolution: float = 1e-6                  # relative to range: one digit of a 6½-digit reading
-    stability_relative: float = 5e-6          # calibrator's stability between calibrations, half-width
-    uut_description: str = "Digital multimeter"
-    uut_serial: str = "DMM-0001"
-    customer: str = ""
-    work_order: str = ""
+    calibrator: str = param("calibrator", description="the multifunction calibrator instrument")
+    multimeter: str = param("dmm", description="the multimeter under test")
+    standard: str = param("calibrator_5520a", description="the calibrator's entry in the standards register")
+    points: tuple[float, ...] = param((0.1, 1.0, 10.0, 100.0), unit="V", ge=-1020.0, le=1020.0, min_items=1, max_items=50, description="DC voltages; each on its own range")
+    repetitions: int = param(5, ge=2, le=1000, description="readings at each point")
+    nplc: float = param(10.0, gt=0.0, le=100.0, description="integration time of the multimeter, in power-line cycles")
+    resolution: float = param(1e-6, gt=0.0, le=0.01, description="resolution relative to range")
+    stability_relative: float = param(5e-6, ge=0.0, le=0.01, description="half-width of the calibrator's stability between calibrations, relative")
+    uut_description: str = param("Digital multimeter", description="the multimeter, in words")
+    uut_serial: str = param("DMM-0001", description="serial number of the multimeter")
+    customer: str = param("", description="the customer, for the certificate")
+    work_order: str = param("", description="the work order, for the certificate")
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.calibrator: None, self.multimeter: None}

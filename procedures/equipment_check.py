@@ -17,8 +17,9 @@ from labd.calc.checks import ControlChart, Drift, Recommendation, control_chart,
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable
-from .steps import leave_safe, record_ambient, standards_used
+from .steps import check_loads, leave_safe, record_ambient, standards_used
 
 NAME = "equipment-check"
 VERSION = "1.0"
@@ -27,15 +28,15 @@ DESCRIPTION = "Intermediate check of a balance with a check weight: daily for 7 
 
 @dataclass(frozen=True)
 class Parameters:
-    balance: str = "balance"
-    weights: str = "weights_e2"
-    check_load: float = 100.0
-    repetitions: int = 3
-    tolerance: float = 0.0005              # g: the largest deviation accepted (the balance's MPE in use)
-    calibrated_on: str = "2026-01-15"      # the balance's last calibration (its certificate date)
-    max_interval_days: int = 365
-    daily_checks: int = 7
-    monthly_every_days: int = 30
+    balance: str = param("balance", description="the balance being checked")
+    weights: str = param("weights_e2", description="the check weights in the register")
+    check_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the check")
+    repetitions: int = param(3, ge=1, le=100, description="loadings per check")
+    tolerance: float = param(0.0005, unit="g", gt=0.0, le=1000.0, description="largest deviation accepted (the balance's MPE in use)")
+    calibrated_on: str = param("2026-01-15", description="date of the balance's last calibration certificate (YYYY-MM-DD)")
+    max_interval_days: int = param(365, ge=1, le=3650, description="longest calibration interval allowed")
+    daily_checks: int = param(7, ge=1, le=60, description="daily checks before going monthly")
+    monthly_every_days: int = param(30, ge=1, le=366, description="days between checks after the daily ones")
 
     @property
     def series(self) -> str:
@@ -51,7 +52,11 @@ class Parameters:
             raise ValueError(f"check weights {self.weights!r} are not in the register")
         if self.repetitions < 1 or self.tolerance <= 0:
             raise ValueError("need at least one repetition and a positive tolerance")
-        date.fromisoformat(self.calibrated_on)
+        try:
+            date.fromisoformat(self.calibrated_on)
+        except ValueError:
+            raise ValueError(f"calibrated_on: {self.calibrated_on!r} is not a date (YYYY-MM-DD)") from None
+        check_loads(ctx, self.balance, [self.check_load])
         ctx.standards[self.weights].check_valid(ctx.today())
         ctx.standards[self.weights].compose(self.check_load)
 

@@ -18,8 +18,9 @@ from labd.calc.titration import ATOMIC_WEIGHTS, Titration, parse_formula, standa
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable, finite
-from .steps import leave_safe, record_ambient
+from .steps import check_loads, leave_safe, record_ambient
 
 NAME = "solution-standardisation"
 VERSION = "1.0"
@@ -28,24 +29,27 @@ DESCRIPTION = "Standardisation of a solution by titration against a weighed prim
 
 @dataclass(frozen=True)
 class Parameters:
-    balance: str = "balance"
-    formula: str = "C8H5KO4"                  # potassium hydrogen phthalate
-    purity: float = 1.0
-    purity_half_width: float = 0.0005
-    target_mass: float = 0.3888               # g per replicate
-    vessel_mass: float = 12.0                 # g, the weighing boat (for the simulated operator)
-    replicates: int = 3
-    equivalents: int = 1
-    linearity_half_width: float = 0.00015     # g, from the balance's certificate
-    burette_half_width: float = 0.03          # mL, triangular (burette tolerance)
-    volume_temperature_uncertainty: float = 0.006   # mL
-    volume_range: tuple[float, ...] = (1.0, 50.0)   # mL an answer must lie in
-    solution: str = "NaOH about 0.1 mol/L"
+    balance: str = param("balance", description="the balance used for weighing")
+    formula: str = param("C8H5KO4", description="chemical formula of the primary standard")
+    purity: float = param(1.0, gt=0.0, le=1.0, description="purity of the primary standard, as a mass fraction")
+    purity_half_width: float = param(0.0005, ge=0.0, le=0.1, description="half-width of the purity (certificate)")
+    target_mass: float = param(0.3888, unit="g", gt=0.0, le=100.0, description="mass of standard per replicate")
+    vessel_mass: float = param(12.0, unit="g", gt=0.0, le=1000.0, description="mass of the weighing vessel (for the simulated technician)")
+    replicates: int = param(3, ge=2, le=20, description="titrations")
+    equivalents: int = param(1, ge=1, le=6, description="equivalents per mole (for the normality)")
+    linearity_half_width: float = param(0.00015, unit="g", ge=0.0, le=1.0, description="half-width of the balance's linearity (certificate)")
+    burette_half_width: float = param(0.03, unit="mL", ge=0.0, le=5.0, description="half-width of the burette tolerance (triangular)")
+    volume_temperature_uncertainty: float = param(0.006, unit="mL", ge=0.0, le=5.0, description="standard uncertainty of the volume from temperature")
+    volume_range: tuple[float, ...] = param((1.0, 50.0), unit="mL", gt=0.0, le=1000.0, min_items=2, max_items=2, description="range a titrated volume must lie in")
+    solution: str = param("NaOH about 0.1 mol/L", description="the solution standardised, in words")
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}
 
     def validate(self, ctx: RunContext) -> None:
+        check_loads(ctx, self.balance, [self.vessel_mass + self.target_mass])
+        if self.volume_range[0] >= self.volume_range[1]:
+            raise ValueError("volume_range: the lower bound must be below the upper")
         if not isinstance(ctx.instruments.get(self.balance), Balance):
             raise ValueError(f"instrument {self.balance!r} is not a configured balance")
         parse_formula(self.formula)

@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .params import param
+
 if TYPE_CHECKING:
     from .context import RunContext
 
 
 @dataclass(frozen=True)
 class StabilityCriterion:
-    window: int = 12               # readings
-    max_sd: float = 0.01           # in the reading's unit
-    max_slope: float = 0.01        # per minute
-    timeout: float = 3 * 3600.0    # seconds of (simulated) time before giving up
-    use_source_flag: bool = True
+    window: int = param(12, ge=2, le=1000, description="readings the criterion looks at")
+    max_sd: float = param(0.01, gt=0.0, le=100.0, description="largest standard deviation over the window, in the reading's unit")
+    max_slope: float = param(0.01, gt=0.0, le=100.0, description="largest drift, in the reading's unit per minute")
+    timeout: float = param(3 * 3600.0, unit="s", gt=0.0, le=7 * 86400.0, description="time allowed to become stable before the run fails")
+    use_source_flag: bool = param(True, description="also require the source's own stability flag")
 
 
 class StabilityWindow:

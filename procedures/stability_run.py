@@ -19,10 +19,11 @@ from labd.calc.stats import describe
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
 from .standards import Correction, StandardError, read_by
-from .steps import heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
 
 NAME = "stability-run"
 VERSION = "1.0"
@@ -31,14 +32,14 @@ DESCRIPTION = "Unattended stability run: readings at a fixed interval for hours,
 
 @dataclass(frozen=True)
 class Parameters:
-    readout: str = "ref_readout"
-    channel: int = 1
-    source: str = "dry_block"          # "" when nothing is to be held at a set point
-    set_point: float = 50.0
-    duration_hours: float = 8.0
-    interval: float = 60.0             # seconds between readings
-    stability: StabilityCriterion = field(default_factory=StabilityCriterion)
-    reference_standard: str = "auto"   # "auto": the standard the register says the channel reads; "": none
+    readout: str = param("ref_readout", description="the thermometer readout")
+    channel: int = param(1, ge=1, le=8, description="readout channel logged")
+    source: str = param("dry_block", description="the heat source held at the set point; empty for none")
+    set_point: float = param(50.0, unit="°C", ge=-200.0, le=1000.0, description="temperature the source is held at")
+    duration_hours: float = param(8.0, unit="h", gt=0.0, le=168.0, description="length of the run")
+    interval: float = param(60.0, unit="s", gt=0.0, le=3600.0, description="time between readings")
+    stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
+    reference_standard: str = param("auto", description="\"auto\": the standard the register says the channel reads; empty: none")
 
     def standard(self, ctx: RunContext) -> str | None:
         if self.reference_standard == "auto":
@@ -58,6 +59,8 @@ class Parameters:
             raise ValueError(f"instrument {self.source!r} is not a configured heat source")
         if self.duration_hours <= 0 or self.interval <= 0 or self.duration_hours * 3600 < 3 * self.interval:
             raise ValueError("the run needs a positive interval and at least three readings in its duration")
+        if self.source:
+            check_set_points(ctx, self.source, [self.set_point])
         sid = self.standard(ctx)
         if sid is not None:
             if sid not in ctx.standards:

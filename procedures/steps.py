@@ -1,7 +1,7 @@
 """Building blocks every procedure uses: recording the ambient conditions, leaving instruments safe."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from labd.drivers.errors import NotSupported
 
@@ -43,6 +43,25 @@ async def heat(ctx: RunContext, source, set_point: float) -> None:
     except NotSupported:
         pass
     ctx.event("heating", set_point=set_point, instrument=source.id)
+
+
+def check_set_points(ctx: RunContext, source: str, set_points: Iterable[float]) -> None:
+    """Refuse a set point outside the range configured for the heat source (its driver's options)."""
+    options = getattr(ctx.instruments.get(source), "options", None)
+    low, high = getattr(options, "min_set_point", None), getattr(options, "max_set_point", None)
+    for sp in set_points:
+        if (low is not None and sp < low) or (high is not None and sp > high):
+            raise ValueError(f"set point {sp:g} °C is outside {source}'s configured range {low:g} … {high:g} °C")
+
+
+def check_loads(ctx: RunContext, balance: str, loads: Iterable[float]) -> None:
+    """Refuse a load above the balance's capacity (Max, from its options) before anything is placed."""
+    capacity = getattr(getattr(ctx.instruments.get(balance), "options", None), "capacity", None)
+    if capacity is None:
+        return
+    for load in loads:
+        if load > capacity:
+            raise ValueError(f"load {load:g} g is above the capacity of {balance} (Max = {capacity:g} g)")
 
 
 def standards_used(ctx: RunContext, *ids: str) -> None:

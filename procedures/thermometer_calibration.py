@@ -11,8 +11,9 @@ from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable, budget_json, decimals_of
-from .steps import heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -22,20 +23,20 @@ DESCRIPTION = "Thermometer calibration by comparison in a dry-block or bath"
 
 @dataclass(frozen=True)
 class Parameters:
-    set_points: tuple[float, ...] = (30.0, 50.0, 80.0)
-    repetitions: int = 10
-    interval: float = 10.0                 # seconds between readings
-    source: str = "dry_block"
-    readout: str = "ref_readout"
-    reference_standard: str = "ref_prt"
-    uut_channel: int = 2
-    uut_resolution: float = 0.01
-    uniformity: float = 0.02               # half-width, °C: the source's specification
-    stability: StabilityCriterion = field(default_factory=StabilityCriterion)
-    uut_description: str = "Platinum resistance thermometer PT100 with readout"
-    uut_serial: str = "UUT-0001"
-    customer: str = ""
-    work_order: str = ""
+    set_points: tuple[float, ...] = param((30.0, 50.0, 80.0), unit="°C", ge=-200.0, le=1000.0, min_items=1, max_items=50, description="set points of the heat source, in order")
+    repetitions: int = param(10, ge=2, le=1000, description="readings of each probe at each set point")
+    interval: float = param(10.0, unit="s", gt=0.0, le=3600.0, description="time between readings")
+    source: str = param("dry_block", description="the heat source (dry-block or bath) instrument")
+    readout: str = param("ref_readout", description="the thermometer readout both probes are connected to")
+    reference_standard: str = param("ref_prt", description="the reference standard in the register")
+    uut_channel: int = param(2, ge=1, le=8, description="readout channel of the unit under test")
+    uut_resolution: float = param(0.01, unit="°C", gt=0.0, le=10.0, description="resolution of the unit under test")
+    uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification)")
+    stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
+    uut_description: str = param("Platinum resistance thermometer PT100 with readout", description="the unit under test, in words")
+    uut_serial: str = param("UUT-0001", description="serial number of the unit under test")
+    customer: str = param("", description="the customer, for the certificate")
+    work_order: str = param("", description="the work order, for the certificate")
 
     def reference_channel(self, ctx: RunContext) -> int:
         """The readout channel the reference standard is on: the register's, else channel 1."""
@@ -67,6 +68,7 @@ class Parameters:
         standard.check_valid(ctx.today())
         for sp in self.set_points:
             standard.correction(sp)  # refuses a point outside the certificate's range
+        check_set_points(ctx, self.source, self.set_points)
 
 
 @dataclass

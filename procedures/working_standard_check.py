@@ -19,9 +19,10 @@ from labd.calc.checks import Stability, working_standard_stability
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .params import param
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
-from .steps import heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
 
 NAME = "working-standard-check"
 VERSION = "1.0"
@@ -30,18 +31,18 @@ DESCRIPTION = "Intermediate check of a working standard against a check standard
 
 @dataclass(frozen=True)
 class Parameters:
-    readout: str = "ref_readout"
-    working_standard: str = "ref_prt"
-    working_channel: int = 1
-    check_channel: int = 3
-    source: str = "dry_block"
-    set_point: float = 50.0
-    readings: int = 10
-    interval: float = 10.0
-    check_standard: str = "check_prt"
-    criterion: float = 0.020               # largest accepted |d − reference|, °C
-    days_required: int = 10
-    stability: StabilityCriterion = field(default_factory=StabilityCriterion)
+    readout: str = param("ref_readout", description="the readout both standards are connected to")
+    working_standard: str = param("ref_prt", description="the working standard being checked")
+    working_channel: int = param(1, ge=1, le=8, description="readout channel of the working standard")
+    check_channel: int = param(3, ge=1, le=8, description="readout channel of the check standard")
+    source: str = param("dry_block", description="the heat source")
+    set_point: float = param(50.0, unit="°C", ge=-200.0, le=1000.0, description="temperature of the check")
+    readings: int = param(10, ge=2, le=1000, description="readings of each standard")
+    interval: float = param(10.0, unit="s", gt=0.0, le=3600.0, description="time between readings")
+    check_standard: str = param("check_prt", description="the check standard in the register")
+    criterion: float = param(0.020, unit="°C", gt=0.0, le=10.0, description="largest accepted |difference − reference|")
+    days_required: int = param(10, ge=2, le=100, description="checks on different days before the evaluation")
+    stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
 
     @property
     def series(self) -> str:
@@ -67,6 +68,10 @@ class Parameters:
         for sid in (self.working_standard, self.check_standard):
             if sid not in ctx.standards:
                 raise ValueError(f"standard {sid!r} is not in the register")
+        if self.working_channel == self.check_channel:
+            raise ValueError(f"working_channel and check_channel are both {self.check_channel}: the check needs two "
+                             f"probes")
+        check_set_points(ctx, self.source, [self.set_point])
         if self.readings < 2 or self.days_required < 2 or self.criterion <= 0:
             raise ValueError("need ≥ 2 readings, ≥ 2 days and a positive criterion")
         for sid in (self.working_standard, self.check_standard):

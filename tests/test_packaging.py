@@ -180,7 +180,7 @@ def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(tmp_path)
         assert text.startswith("#"), f"{name} is not commented"
         tomllib.loads(text)
     data = json.loads(labd("config", "check", str(target), "--json", cwd=tmp_path).stdout)
-    assert data["instruments"]["balance"]["options"] == {"stable_timeout": 60.0}
+    assert data["instruments"]["balance"]["options"] == {"stable_timeout": 60.0, "capacity": None}
     assert "mettler-sics" in data["drivers"]
     again = labd("init", str(target), cwd=tmp_path, check=False)
     assert again.returncode == 1 and "already has lab.toml" in again.stderr

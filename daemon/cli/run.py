@@ -53,16 +53,25 @@ from .common import config as load, config_option, console, records_option
 @click.option("--sim-date", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="Date and time the simulated lab's clock starts at (checks on different days).")
 @click.option("--list", "list_", is_flag=True, help="List the procedures and their parameters.")
+@click.option("--markdown", "as_markdown", is_flag=True, hidden=True,
+              help="With --list: the parameter tables of docs/procedures.md.")
 def run(procedure, config_dir, simulate, speed, params, answers, operator, records, out, resume, seed, sim_date,
-        list_) -> None:
+        list_, as_markdown) -> None:
     """Run PROCEDURE in the foreground and print its results."""
     from labd.procedures import PROCEDURES
-    from labd.procedures.params import describe
+    from labd.procedures.params import described, markdown
     if list_ or not (procedure or resume):
+        if as_markdown:
+            click.echo("\n".join(markdown(i.name, i.version, i.description, i.parameters)
+                                 for i in PROCEDURES.values()), nl=False)
+            return
         for info in PROCEDURES.values():
             console.print(f"[bold]{info.name}[/] (version {info.version}): {info.description}")
-            for pname, tname, default in describe(info.parameters):
-                console.print(f"    {pname}: {tname} = {default!r}")
+            for d in described(info.parameters):
+                unit = f" {d.spec.unit}" if d.spec.unit else ""
+                allowed = f" ({d.spec.range_text()})" if d.spec.range_text() else ""
+                console.print(f"    {d.name}: {d.type} = {d.default!r}{unit}{allowed}"
+                              + (f": {d.spec.description}" if d.spec.description else ""), markup=False)
         return
     pairs = {}
     for item in params:

@@ -147,6 +147,12 @@ def load_config(directory: Path | str | None = None) -> Config:
         if not isinstance(raw, list):
             raise ConfigError(sched_path, "schedules", "must be an array of tables ([[schedules]])")
         schedules = [_validate(sched_path, ScheduleConfig, s, f"schedules.{i}") for i, s in enumerate(raw)]
+        schedules = [s if s.name else s.model_copy(update={"name": f"{s.procedure}#{i + 1}"})
+                     for i, s in enumerate(schedules)]
+        names = [s.name for s in schedules]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise ConfigError(sched_path, f"schedules.{i}.name", f"{name!r} names two schedules")
     for sid, std in standards.items():
         if std.instrument is not None and std.instrument not in instruments:
             raise ConfigError(std_path, f"standards.{sid}.instrument", f"no instrument {std.instrument!r} in "

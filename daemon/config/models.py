@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from labd.drivers import DRIVERS, parse_address
 
@@ -100,16 +100,21 @@ class OperatorConfig(_Strict):
 
 class ScheduleConfig(_Strict):
     procedure: str
-    every: str                      # "daily", "weekly", "monthly", or an interval such as "90s", "15m", "6h"
-    at: str = "02:00"               # UTC time of day for daily, weekly and monthly
+    name: str | None = None          # how the record names it; default "<procedure>#<position in the file>"
+    every: str | None = None         # "daily", "weekly", "monthly", or an interval such as "90s", "15m", "6h"
+    at: str = "02:00"                # time of day for daily, weekly and monthly, in the lab's time zone
+    cron: str | None = None          # or a cron expression (minute hour day month weekday), in the lab's time
+    missed: str = Field(default="run_once", pattern="^(run_once|skip)$")   # fell due while the service was down
     params: dict[str, Any] = {}
     operator: str = "scheduler"
 
     @field_validator("every")
     @classmethod
-    def _every(cls, v: str) -> str:
-        if v not in ("daily", "weekly", "monthly") and not re.fullmatch(r"\d+(\.\d+)?[smh]", v):
+    def _every(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("daily", "weekly", "monthly") and not re.fullmatch(r"\d+(\.\d+)?[smh]", v):
             raise ValueError("expected daily, weekly, monthly or an interval like 90s, 15m, 6h")
+        if v is not None and v[-1] in "smh" and float(v[:-1]) <= 0:
+            raise ValueError("an interval must be positive")
         return v
 
     @field_validator("at")
@@ -120,6 +125,20 @@ class ScheduleConfig(_Strict):
             raise ValueError("expected a time of day HH:MM")
         return v
 
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from croniter import croniter
+            if not croniter.is_valid(v):
+                raise ValueError(f"not a valid cron expression: {v!r} (minute hour day month weekday)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ScheduleConfig":
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give either every (daily, weekly, monthly, an interval) or cron")
+        return self
 
 class ServiceConfig(_Strict):
     monitor_interval: float = Field(default=5.0, gt=0)   # seconds between live readings of idle instruments
@@ -164,6 +183,17 @@ class LabConfig(_Strict):
     # folder; unset: $LABD_DATA, else the platform's user data folder (never the working directory).
     data_dir: str | None = None
     records: str = "labd.sqlite"          # relative to data_dir
+    timezone: str = "UTC"                 # the lab's time zone (IANA name, e.g. Asia/Makassar): schedules, documents
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Makassar)") from None
+        return v
 
 
 class Config(BaseModel):

@@ -100,6 +100,13 @@ class RecordsReader:
         rows = self.conn.execute("SELECT run_id, data FROM results WHERE kind = ? ORDER BY id", (f"series:{key}",))
         return [{"run_id": r["run_id"], **json.loads(r["data"])} for r in rows]
 
+    def last_scheduled(self, schedule: str) -> float | None:
+        """The latest due time a schedule was served at (the scheduler records it with each firing)."""
+        row = self.conn.execute("SELECT MAX(json_extract(payload, '$.due')) FROM commands WHERE source = 'scheduler' "
+                                "AND json_valid(payload) AND json_extract(payload, '$.schedule') = ?",
+                                (schedule,)).fetchone()
+        return row[0] if row and row[0] is not None else None
+
     def commands(self) -> list[dict]:
         """Every command received, with who sent it, from where, and what came of it."""
         return [dict(r) for r in self.conn.execute("SELECT * FROM commands ORDER BY id")]

@@ -16,7 +16,7 @@ from typing import Any
 
 from labd.daemon.config import Config, documents_dir, records_path as resolve_records
 from labd.daemon.engine import RunRefused, bench
-from labd.daemon.records import Records
+from labd.daemon.records import Records, RecordsReader
 from labd.drivers import InstrumentError
 from labd.procedures.clock import Clock, WallClock
 from labd.procedures.stability import StabilityCriterion, StabilityWindow
@@ -26,7 +26,7 @@ from .handling import Handling
 from .health import HealthServer, Metrics
 from .mqtt import Bus
 from .runs import ActiveRun, Runs
-from .schedule import next_due
+from .schedule import missed, next_due
 from .stream import Streamer, line
 
 log = logging.getLogger("labd.service")
@@ -230,30 +230,44 @@ class Service(Handling):
         schedules = self.config.schedules
         if not schedules:
             return
-        self.schedule_due = due = [next_due(s, self.clock.now()) for s in schedules]
+        tz = self.config.lab.timezone
+
+        def served() -> list[float | None]:
+            with RecordsReader(self.records.path) as reader:
+                return [reader.last_scheduled(s.name or s.procedure) for s in schedules]
+        now = self.clock.now()
+        last = await asyncio.to_thread(served)
+        self.schedule_due = due = [next_due(s, now, tz=tz) for s in schedules]
+        for s, previous in zip(schedules, last):
+            late = missed(s, now, previous, tz)
+            if late is not None:      # fell due while the service was down: once, now
+                await self._fire(s, late, late=True)
         while True:
             i = min(range(len(due)), key=due.__getitem__)
             await self.clock.sleep(due[i] - self.clock.now())
-            s = schedules[i]
-            try:
-                # A schedule that falls due while its instruments are busy is queued, not dropped.
-                started = await self.runs_.start(s.procedure, dict(s.params), s.operator, source="scheduler")
-                outcome = (f"started {started['run_id']}" if started["state"] != "queued" else
-                           f"queued {started['run_id']} (waiting for {started['waiting_for']})")
-            except RunRefused as exc:
-                outcome = f"refused: {exc}"
-                log.warning("scheduled %s %s", s.procedure, outcome)
-            await self.records.command("scheduler", s.operator, {"procedure": s.procedure, "params": s.params},
-                                       outcome)
-            due[i] = next_due(s, self.clock.now(), last=due[i])
+            await self._fire(schedules[i], due[i])
+            due[i] = next_due(schedules[i], self.clock.now(), last=due[i], tz=tz)
+
+    async def _fire(self, s, due: float, late: bool = False) -> None:
+        try:
+            # A schedule that falls due while its instruments are busy is queued, not dropped.
+            started = await self.runs_.start(s.procedure, dict(s.params), s.operator, source="scheduler")
+            outcome = (f"started {started['run_id']}" if started["state"] != "queued" else
+                       f"queued {started['run_id']} (waiting for {started['waiting_for']})")
+        except RunRefused as exc:
+            outcome = f"refused: {exc}"
+            log.warning("scheduled %s %s", s.procedure, outcome)
+        payload = {"schedule": s.name, "procedure": s.procedure, "params": s.params, "due": due,
+                   **({"missed": True} if late else {})}
+        await self.records.command("scheduler", s.operator, payload, outcome)
 
     def status(self) -> dict[str, Any]:
         return {"state": "online", "station": self.config.lab.station, "simulated": self.simulate,
                 "instruments": sorted(self.config.instruments),
                 "runs": [self.run_state(r) for r in self.runs()],
                 "run": self.run_state(self.runs()[0]) if self.runs() else None,
-                "schedules": [{"procedure": s.procedure, "every": s.every, "next_due": due}
-                              for s, due in zip(self.config.schedules, self.schedule_due)],
+                "schedules": [{"name": s.name, "procedure": s.procedure, "every": s.every or s.cron,
+                               "next_due": due} for s, due in zip(self.config.schedules, self.schedule_due)],
                 "stream": None if self.streamer is None else {"connected": self.streamer.state.connected,
                                                               "sent": self.streamer.state.sent}}
 

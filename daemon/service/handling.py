@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from labd.daemon.engine import RunRefused, authorise
 from labd.daemon.records import RecordsReader
 from labd.procedures import PROCEDURES
-from labd.procedures.params import describe
+from labd.procedures.params import describe, json_schema
 
 from .commands import Command, CommandError, parse
 from .health import Metrics
@@ -100,7 +100,8 @@ class Handling:
         if what == "procedures":
             return {"procedures": [{"name": i.name, "version": i.version, "description": i.description,
                                     "parameters": [{"name": n, "type": t, "default": d}
-                                                   for n, t, d in describe(i.parameters)]}
+                                                   for n, t, d in describe(i.parameters)],
+                                    "schema": json_schema(i.parameters, i.name)}
                                    for i in PROCEDURES.values()]}
         if what == "instruments":
             return {"instruments": [{"id": iid, "driver": c.driver, "description": c.description,

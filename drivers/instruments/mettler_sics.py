@@ -17,6 +17,7 @@ from .base import Driver, DriverOptions, parse_number
 
 class MettlerSicsOptions(DriverOptions):
     stable_timeout: float = Field(default=60.0, gt=0)   # s to wait for a stable weight before giving up
+    capacity: float | None = Field(default=None, gt=0)  # g, Max: loads above it are refused before a run
 
 LINE_ERRORS = {
     "ES": "syntax error: command not recognised",
