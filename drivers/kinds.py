@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ProbeInfo:
 @runtime_checkable
 class Instrument(Protocol):
     id: str
-    kind: str
+    kind: ClassVar[str]
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

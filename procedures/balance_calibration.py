@@ -124,7 +124,7 @@ async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: fl
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standards_used(ctx, p.weights)
-    balance = ctx.instruments[p.balance]
+    balance = ctx.instrument(p.balance, Balance)
     total = p.repetitions + len(p.positions) + len(p.test_loads)
     done = 0
 

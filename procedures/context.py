@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from labd.drivers import Driver
 from .clock import Clock
+
+K = TypeVar("K")
 
 from .control import Aborted, RunControl
 from .standards import Standard
@@ -99,6 +101,16 @@ class RunContext:
     completed_in: dict[int, int] = field(default_factory=dict)           # point → the attempt that completed it
     history: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
     interruption: dict[str, Any] = field(default_factory=dict)   # said with "interrupted" when it is stopped
+
+    def instrument(self, iid: str, kind: type[K]) -> K:
+        """The configured instrument `iid` as the kind the procedure needs (a Balance, a TemperatureSource, ...);
+        ValueError naming it otherwise, which `preflight` turns into a refusal."""
+        inst = self.instruments.get(iid)
+        if inst is None:
+            raise ValueError(f"instrument {iid!r} is not configured")
+        if not isinstance(inst, kind):
+            raise ValueError(f"instrument {iid!r} is not a {kind.__name__} (it is a {type(inst).__name__})")
+        return inst
 
     def now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock.now(), timezone.utc).isoformat(timespec="seconds")

@@ -111,7 +111,8 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standards_used(ctx, p.standard)
-    cal, dmm = ctx.instruments[p.calibrator], ctx.instruments[p.multimeter]
+    cal = ctx.instrument(p.calibrator, MultifunctionCalibrator)
+    dmm = ctx.instrument(p.multimeter, Multimeter)
     std = ctx.standards[p.standard]
     results = []
     try:

@@ -115,7 +115,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     pieces = weights.compose(p.check_load)
     table = {n: c for n, c, _, _ in weights.points}
     mass = sum(n + table[n] for n in pieces)
-    balance = ctx.instruments[p.balance]
+    balance = ctx.instrument(p.balance, Balance)
     try:
         saved = ctx.resumed(0)
         if saved is None:

@@ -91,7 +91,7 @@ class Outcome:
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
-    balance = ctx.instruments[p.balance]
+    balance = ctx.instrument(p.balance, Balance)
     M = molar_mass(p.formula)
     low, high = p.volume_range
     try:

@@ -119,8 +119,8 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     sid = p.standard(ctx)
     if sid is not None:
         standards_used(ctx, sid)
-    readout = ctx.instruments[p.readout]
-    source = ctx.instruments[p.source] if p.source else None
+    readout = ctx.instrument(p.readout, ThermometerReadout)
+    source = ctx.instrument(p.source, TemperatureSource) if p.source else None
     total = int(math.floor(p.duration_hours * 3600 / p.interval)) + 1
     try:
         await readout.open()
@@ -136,9 +136,10 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         ctx.event("logging", start=start, readings=total, resumed_with=len(earlier))
         last = round((earlier[-1].time - start) / p.interval) if earlier else -1
         while True:
-            # The next slot of the grid not yet taken and not passed by more than a tenth of the interval (a slot
-            # a moment ago is still taken, on time): after a reading, after a suspension, after a crash.
-            index = max(last + 1, math.ceil((ctx.clock.now() - start) / p.interval - 0.1))
+            # The next slot of the grid not yet taken and not passed by more than 0.4 of the interval (a slot a
+            # moment ago is still taken, a little late, and still rounds to its own slot): after a reading, after
+            # a suspension, after a crash.
+            index = max(last + 1, math.ceil((ctx.clock.now() - start) / p.interval - 0.4))
             if index >= total:
                 break
             await ctx.clock.sleep(start + index * p.interval - ctx.clock.now())
@@ -157,6 +158,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         if source is not None:
             await leave_safe(ctx, {p.source: source})
     used = [r for r in ctx.readings if r.role == "stability" and r.used]
+    if len(used) < 3:
+        raise ValueError(f"only {len(used)} usable reading(s) of the {total} planned: too few for the statistics "
+                         f"(suspended too long, or the run could not keep to its {p.interval:g} s grid)")
     values = [r.value for r in used]
     summary = describe(values)
     hours = [(r.time - used[0].time) / 3600 for r in used]

@@ -103,8 +103,8 @@ class Outcome:
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standards_used(ctx, p.reference_standard)
-    source = ctx.instruments[p.source]
-    readout = ctx.instruments[p.readout]
+    source = ctx.instrument(p.source, TemperatureSource)
+    readout = ctx.instrument(p.readout, ThermometerReadout)
     standard = ctx.standards[p.reference_standard]
     ref_channel = p.reference_channel(ctx)
     points: list[ComparisonPoint] = []

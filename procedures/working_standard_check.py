@@ -121,7 +121,8 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standards_used(ctx, p.working_standard, p.check_standard)
     today = ctx.today().isoformat()
     earlier = await ctx.history(p.series) if ctx.history else []
-    readout, source = ctx.instruments[p.readout], ctx.instruments[p.source]
+    readout = ctx.instrument(p.readout, ThermometerReadout)
+    source = ctx.instrument(p.source, TemperatureSource)
     correction = ctx.standards[p.working_standard].correction(p.set_point)
     assigned = ctx.standards[p.check_standard].correction(p.set_point)
     try:

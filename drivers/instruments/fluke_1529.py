@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..errors import ProtocolError
-from ..kinds import ProbeInfo, Reading
+from ..kinds import ProbeInfo, Reading, ThermometerReadout
 from ..transport import LineSettings
 from pydantic import Field
 
@@ -48,7 +48,7 @@ def parse_cal_date(instrument: str, line: str) -> date:
         raise ProtocolError(instrument, "bad calibration date", line.encode("utf-8", "replace")) from None
 
 
-class Fluke1529Readout(Driver):
+class Fluke1529Readout(Driver, ThermometerReadout):
     Options = Fluke1529Options
     kind = "thermometer-readout"
     model = "Fluke/Hart 1529"

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 from ..errors import InstrumentReportedError, InstrumentTimeout, OutOfRange, ProtocolError
-from ..kinds import Reading
+from ..kinds import MultifunctionCalibrator, Reading
 from ..transport import LineSettings
 from pydantic import Field
 
@@ -42,7 +42,7 @@ def parse_error(instrument: str, line: str) -> tuple[int, str]:
     return code, message.strip().strip('"')
 
 
-class Fluke5520Calibrator(Driver):
+class Fluke5520Calibrator(Driver, MultifunctionCalibrator):
     Options = Fluke5520Options
     kind = "multifunction-calibrator"
     model = "Fluke 5520A/5522A"

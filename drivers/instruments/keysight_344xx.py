@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import InstrumentReportedError, OverloadError, ProtocolError
-from ..kinds import Reading
+from ..kinds import Multimeter, Reading
 from ..transport import LineSettings
 from .base import Driver, parse_number
 
@@ -34,7 +34,7 @@ def parse_scpi_error(instrument: str, line: str) -> tuple[int, str]:
     return code, text.strip().strip('"')
 
 
-class Keysight344xxMultimeter(Driver):
+class Keysight344xxMultimeter(Driver, Multimeter):
     kind = "multimeter"
     model = "Keysight 34401A/34465A"
     line_settings = LineSettings(write_termination="\n", read_termination="\n", timeout=5.0)

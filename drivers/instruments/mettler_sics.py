@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from ..errors import BusyError, CommandRejected, OverloadError, ProtocolError, UnderloadError
-from ..kinds import Reading
+from ..kinds import Balance, Reading
 from ..transport import LineSettings
 from pydantic import Field
 
@@ -69,7 +69,7 @@ def parse_quoted(instrument: str, line: str, command_id: str) -> str:
     return parts[2].strip().strip('"') if len(parts) > 2 else ""
 
 
-class MettlerSicsBalance(Driver):
+class MettlerSicsBalance(Driver, Balance):
     Options = MettlerSicsOptions
     kind = "balance"
     model = "Mettler Toledo MT-SICS"

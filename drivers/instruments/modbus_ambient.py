@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProtocolError
-from ..kinds import Reading
+from ..kinds import AmbientSensor, Reading
 from ..modbus import ModbusTransport
 from pydantic import field_validator
 
@@ -108,7 +108,7 @@ def parse_registers(instrument: str, register: Register, words: list[int]) -> fl
         raise ProtocolError(instrument, str(exc), raw) from None
 
 
-class ModbusAmbientSensor(Driver):
+class ModbusAmbientSensor(Driver, AmbientSensor):
     Options = ModbusAmbientOptions
     kind = "ambient-sensor"
     model = "Modbus T/RH transmitter"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import InstrumentReportedError, NotSupported, OutOfRange, ProtocolError
-from ..kinds import Reading
+from ..kinds import Reading, TemperatureSource
 from ..transport import LineSettings
 from typing import Literal
 
@@ -33,7 +33,7 @@ class HartClassicOptions(SourceOptions):
     duplex: Literal["full", "half"] = "full"   # FULL echoes every command before its reply
 
 
-class _Source(Driver):
+class _Source(Driver, TemperatureSource):
     Options = SourceOptions
     kind = "temperature-source"
 
