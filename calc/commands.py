@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -44,6 +45,16 @@ def _result_dict(result: GumResult, unit: str = "") -> dict:
             "correlation": {"names": names, "matrix": result.correlation.tolist()}}
 
 
+T = TypeVar("T")
+
+
+def _given(value: T | None, key: str) -> T:
+    """A value the file's schema requires in this form of input (a ValueError naming the key otherwise)."""
+    if value is None:
+        raise ValueError(f"{key} is required here")
+    return value
+
+
 def _inputs(path: Path, spec: BudgetFile) -> tuple[list[Input], dict[tuple[str, str], float]]:
     inputs = []
     for name, s in spec.inputs.items():
@@ -51,11 +62,13 @@ def _inputs(path: Path, spec: BudgetFile) -> tuple[list[Input], dict[tuple[str, 
             if s.readings is not None:
                 inp = Input.from_readings(name, s.readings, s.distribution or "normal")
             elif s.expanded is not None:
-                inp = Input.from_expanded(name, s.value, s.expanded, s.k, s.nu)
+                inp = Input.from_expanded(name, _given(s.value, "value"), s.expanded, _given(s.k, "k"), s.nu)
             elif s.half_width is not None:
-                inp = Input.from_half_width(name, s.value, s.half_width, s.distribution, s.nu)
+                inp = Input.from_half_width(name, _given(s.value, "value"), s.half_width,
+                                            _given(s.distribution, "distribution"), s.nu)
             else:
-                inp = Input(name, s.value, s.uncertainty, s.nu, s.distribution or "normal")
+                inp = Input(name, _given(s.value, "value"), _given(s.uncertainty, "uncertainty"), s.nu,
+                            s.distribution or "normal")
         except ValueError as exc:
             raise CalcFileError(path, f"inputs.{name}", str(exc)) from None
         inputs.append(inp)
@@ -169,7 +182,8 @@ def scores(path: Path | str) -> dict:
     assigned = None
     if spec.assigned is not None:
         a = spec.assigned
-        u = a.uncertainty if a.uncertainty is not None else (a.expanded / a.k if a.expanded is not None else None)
+        u = a.uncertainty if a.uncertainty is not None else (
+            a.expanded / a.k if a.expanded is not None and a.k is not None else None)
         assigned = Assigned(a.value, u, a.expanded, a.sd_pt)
     try:
         return score(rows, assigned, spec.options.algorithm_a_stop, spec.options.algorithm_a_constants)
@@ -186,7 +200,7 @@ def titration(path: Path | str) -> dict:
         volume = float(v.mean())
         repeat = t.repeatability if t.repeatability is not None else float(v.std(ddof=1) / volume / math.sqrt(v.size))
     else:
-        volume, repeat = t.volume, t.repeatability or 0.0
+        volume, repeat = _given(t.volume, "titrant.volume"), t.repeatability or 0.0
     try:
         result, extra = standardise(Titration(
             s.formula, s.mass, s.purity, s.purity_half_width, volume, s.linearity_half_width, s.mass_uncertainty,

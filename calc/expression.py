@@ -13,6 +13,8 @@ precision with no subtraction error, unlike finite differences.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import ast
 import math
 from collections.abc import Mapping
@@ -30,7 +32,7 @@ def _abs(z):
     return np.where(np.real(z) < 0, -z, z)
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[Any, int]] = {
     "sqrt": (np.sqrt, 1), "exp": (np.exp, 1), "log": (np.log, 1), "ln": (np.log, 1), "log10": (np.log10, 1),
     "sin": (np.sin, 1), "cos": (np.cos, 1), "tan": (np.tan, 1), "asin": (np.arcsin, 1), "acos": (np.arccos, 1),
     "atan": (np.arctan, 1), "sinh": (np.sinh, 1), "cosh": (np.cosh, 1), "tanh": (np.tanh, 1), "abs": (_abs, 1),
@@ -57,7 +59,7 @@ class Model:
 
     def evaluate(self, values: Mapping[str, object]) -> dict[str, np.ndarray]:
         """Evaluate on scalars or arrays (broadcast together); returns every output."""
-        env = dict(values)
+        env: dict[str, Any] = dict(values)
         missing = [n for n in self.inputs if n not in env]
         if missing:
             raise ExpressionError(f"no value for input(s) {', '.join(missing)}")
@@ -66,8 +68,9 @@ class Model:
         return {name: env[name] for name in self.outputs}
 
 
-def _eval(node: ast.expr, env: dict):
+def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))   # parse() admits no other constant
         return float(node.value)  # numpy refuses integers to negative integer powers
     if isinstance(node, ast.Name):
         return env[node.id] if node.id in env else CONSTANTS[node.id]
@@ -76,6 +79,7 @@ def _eval(node: ast.expr, env: dict):
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand, env))
     if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)         # parse() admits only named functions
         return FUNCTIONS[node.func.id][0](*(_eval(a, env) for a in node.args))
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse() admits nothing else
 

@@ -80,7 +80,7 @@ class InputSection(_Strict):
 
     @property
     def nu(self) -> float:
-        return math.inf if self.dof in (None, "inf") else float(self.dof)
+        return math.inf if self.dof is None or self.dof == "inf" else float(self.dof)
 
 
 class Correlation(_Strict):
@@ -227,4 +227,4 @@ def validate(path: Path | str, data: dict, schema: type[BaseModel]) -> Any:
             msg = "unknown key (misspelt?)"
         elif err["type"] == "missing":
             msg = "required but missing"
-        raise CalcFileError(path, _where(err), msg) from None
+        raise CalcFileError(path, _where(dict(err)), msg) from None

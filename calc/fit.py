@@ -51,7 +51,11 @@ class Fit:
 
 def polyfit(x: Sequence[float], y: Sequence[float], degree: int = 1, u_y: Sequence[float] | None = None,
             x0: float = 0.0) -> Fit:
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    return _polyfit(xs, ys, degree, u_y, x0)
+
+
+def _polyfit(x: np.ndarray, y: np.ndarray, degree: int, u_y: Sequence[float] | None, x0: float) -> Fit:
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"x and y must be lists of the same length ({x.size} and {y.size} given)")
     if not isinstance(degree, int) or degree < 0:

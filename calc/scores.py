@@ -21,6 +21,8 @@ the exact ones, to reproduce Huber estimates published to more digits than the s
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,10 +143,10 @@ def score(results: Sequence[Participant], assigned: Assigned | None = None, stop
     if assigned is None:
         robust = algorithm_a([r.value for r in results], stop, constants=constants)
         p = len(results)
-        u_xpt = 1.25 * robust.sd / math.sqrt(p)
-        assigned = Assigned(robust.mean, u_xpt, 2 * u_xpt, robust.sd)
-    sd_pt = assigned.sd_pt if assigned.sd_pt is not None else (robust.sd if robust else None)
-    u_xpt = assigned.uncertainty if assigned.uncertainty is not None else \
+        u_robust = 1.25 * robust.sd / math.sqrt(p)
+        assigned = Assigned(robust.mean, u_robust, 2 * u_robust, robust.sd)
+    sd_pt: float | None = assigned.sd_pt if assigned.sd_pt is not None else (robust.sd if robust else None)
+    u_xpt: float | None = assigned.uncertainty if assigned.uncertainty is not None else \
         (assigned.expanded / 2 if assigned.expanded is not None else None)
     U_xpt = assigned.expanded if assigned.expanded is not None else \
         (EN_K_DEFAULT * assigned.uncertainty if assigned.uncertainty is not None else 0.0)
@@ -160,7 +162,7 @@ def score(results: Sequence[Participant], assigned: Assigned | None = None, stop
         rows.append({"participant": r.participant, "value": r.value, "difference": d,
                      "z": z, "z_verdict": verdict_z(z), "z_prime": z_prime, "z_prime_verdict": verdict_z(z_prime),
                      "zeta": zeta, "zeta_verdict": verdict_z(zeta), "En": en, "En_verdict": verdict_en(en)})
-    out = {"assigned_value": assigned.value, "assigned_uncertainty": u_xpt, "sd_pt": sd_pt, "participants": rows}
+    out: dict[str, Any] = {"assigned_value": assigned.value, "assigned_uncertainty": u_xpt, "sd_pt": sd_pt, "participants": rows}
     if robust is not None:
         out.update(robust_sd=robust.sd, algorithm_a={"iterations": robust.iterations, "stop": robust.stop,
                                                    "constants": robust.constants})

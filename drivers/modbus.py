@@ -33,10 +33,12 @@ class ModbusTransport(Transport):
 
     async def _connect(self) -> None:
         timeout = self.settings.timeout
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if self.host is not None:
             client = AsyncModbusTcpClient(self.host, port=self.port, timeout=timeout, retries=0, reconnect_delay=0)
         else:
             s = self.serial_settings
+            assert self.serial_port is not None      # parse_address gives a host or a port
             client = AsyncModbusSerialClient(self.serial_port, baudrate=s.baudrate, bytesize=s.bytesize,
                                              parity=s.parity, stopbits=int(s.stopbits), timeout=timeout,
                                              retries=0, reconnect_delay=0)
@@ -75,7 +77,7 @@ class ModbusTransport(Transport):
                 raise InstrumentTimeout(self.instrument, f"Modbus exchange failed: {exc}") from exc
             if reply.isError():
                 code = getattr(reply, "exception_code", None)
-                text = MODBUS_EXCEPTIONS.get(code, "unknown exception")
+                text = MODBUS_EXCEPTIONS.get(code, "unknown exception") if code is not None else "no code"
                 raise InstrumentReportedError(self.instrument, f"Modbus exception {code} ({text}) reading "
                                               f"FC{function:02d} register {address}", code=code)
             regs = list(reply.registers)

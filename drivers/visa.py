@@ -7,6 +7,8 @@ a third of a loopback VISA round trip (bench/drivers_roundtrip.py).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import logging
 import queue
@@ -78,7 +80,7 @@ class VisaTransport(LineTransport):
     def __init__(self, instrument: str, resource: str, settings: LineSettings | None = None) -> None:
         super().__init__(instrument, settings or LineSettings(write_termination="\n", read_termination="\n"))
         self.resource_name = resource
-        self._resource = None
+        self._resource: Any = None          # a pyvisa MessageBasedResource once open
         self._timeout_ms: float | None = None
         self._worker: _Worker | None = None
 
@@ -88,7 +90,7 @@ class VisaTransport(LineTransport):
         return await self._worker.call(fn, *args)
 
     def _open_blocking(self) -> None:
-        res = resource_manager().open_resource(self.resource_name)
+        res: Any = resource_manager().open_resource(self.resource_name)   # message-based for SOCKET/INSTR
         res.read_termination = self.settings.read_termination
         res.write_termination = ""  # the base class appends the terminator itself
         res.timeout = self.settings.timeout * 1000

@@ -144,7 +144,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                    range(p.repetitions)]
             await ctx.complete(0, {"values": rep})
             await record_ambient(ctx, 0)
-        rep = ctx.resumed(0)["values"]
+        rep = ctx.saved(0)["values"]
         done = p.repetitions
         ctx.progress("step", {"done": done, "of": total, "label": "repeatability done"})
         if ctx.resumed(1) is None:
@@ -153,7 +153,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 ecc.append(await _loading(ctx, p, balance, 1, p.eccentricity_load, pos, position=pos))
                 step(f"eccentricity: {pos}")
             await ctx.complete(1, {"values": ecc})
-        ecc = ctx.resumed(1)["values"]
+        ecc = ctx.saved(1)["values"]
         loads = []
         for i, load in enumerate(p.test_loads):
             point = 2 + i
@@ -162,7 +162,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 await ctx.complete(point, {"indication": indication})
                 step(f"test load {load:g} g")
             mass, u, drift, _ = _reference(ctx, p, load)
-            loads.append(TestLoad(load, mass, u, drift, ctx.resumed(point)["indication"]))
+            loads.append(TestLoad(load, mass, u, drift, ctx.saved(point)["indication"]))
         await record_ambient(ctx, None)
     finally:
         await leave_safe(ctx, {p.balance: balance})

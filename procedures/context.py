@@ -46,6 +46,7 @@ class Recorder(Protocol):
 
     async def reading(self, run_id: str, attempt: int, r: "RecordedReading") -> int: ...
     def event(self, run_id: str, attempt: int, time_: float, kind: str, data: dict) -> None: ...
+    async def result(self, run_id: str, kind: str, data: Any) -> None: ...
     async def flush(self) -> None: ...
 
 
@@ -68,7 +69,9 @@ class RecordedReading:
 def interrupted(point: int | None, attempt: int, completed_in: Mapping[int, int]) -> bool:
     """Whether a reading belongs to a point that its attempt did not complete, the point being measured again
     in a later attempt (`completed_in` maps point → the attempt that completed it)."""
-    done_in = completed_in.get(point) if point is not None else None
+    if point is None:
+        return False
+    done_in = completed_in.get(point)
     return done_in is not None and done_in != attempt
 
 
@@ -76,7 +79,7 @@ def effective(readings: list[RecordedReading], completed_in: Mapping[int, int]) 
     """Mark as not used the readings of interrupted points. The stored rows are never changed; this is how they
     are read."""
     for r in readings:
-        if r.used and interrupted(r.point, r.attempt, completed_in):
+        if r.used and r.point is not None and interrupted(r.point, r.attempt, completed_in):
             r.used = False
             r.note = f"point interrupted in attempt {r.attempt}; measured again in attempt {completed_in[r.point]}"
 
@@ -136,6 +139,13 @@ class RunContext:
     def resumed(self, point: int) -> dict[str, Any] | None:
         """The saved data of `point` when an earlier attempt completed it, else None."""
         return self.completed.get(point)
+
+    def saved(self, point: int) -> dict[str, Any]:
+        """The saved data of a point known to be complete (measured now or in an earlier attempt)."""
+        data = self.completed.get(point)
+        if data is None:
+            raise KeyError(f"point {point} of run {self.run_id} is not complete")
+        return data
 
     async def complete(self, point: int, data: dict[str, Any]) -> None:
         """Mark `point` complete with what is needed to evaluate it without measuring again; durable on return."""

@@ -148,7 +148,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 ctx.event("standby", instrument=p.calibrator)
                 await record_ambient(ctx, index)
                 await ctx.complete(index, {"readings": values})
-                saved = ctx.resumed(index)
+            saved = ctx.saved(index)
             results.append(evaluate(v, saved["readings"], corr.value, corr.standard_uncertainty, p))
     finally:
         await leave_safe(ctx, {p.calibrator: cal})

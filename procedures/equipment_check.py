@@ -138,7 +138,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             x = np.asarray(values)
             await ctx.complete(0, {"value": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
                                    "n": int(x.size), "reference_mass": mass})
-            saved = ctx.resumed(0)
+        saved = ctx.saved(0)
     finally:
         await leave_safe(ctx, {p.balance: balance})
     check = {"date": today.isoformat(), **saved}

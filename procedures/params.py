@@ -117,7 +117,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"{key}: expected text, got {value!r}")
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ValueError(f"{key}: expected a table of {', '.join(f.name for f in dataclasses.fields(tp))}")
         return build(tp, value, prefix=f"{key}.")
@@ -146,7 +146,7 @@ def build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     for head, sub in nested.items():
         base = kwargs.get(head)
         tp = hints[head]
-        if not dataclasses.is_dataclass(tp):
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
             raise ValueError(f"parameter {prefix}{head} has no fields")
         merged = {**(dataclasses.asdict(base) if base is not None else {}), **sub}
         kwargs[head] = build(tp, merged, prefix=f"{prefix}{head}.")
@@ -176,7 +176,7 @@ def described(cls: type, prefix: str = "") -> list[Described]:
     out = []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             out += described(tp, f"{prefix}{f.name}.")
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
@@ -207,7 +207,7 @@ def json_schema(cls: type, title: str = "") -> dict[str, Any]:
         hints = typing.get_type_hints(c)
         for f in dataclasses.fields(c):
             tp = hints[f.name]
-            if dataclasses.is_dataclass(tp):
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 walk(tp, f"{prefix}{f.name}.")
                 continue
             spec = spec_of(f)

@@ -129,11 +129,11 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await record_ambient(ctx, None)
     finally:
         await leave_safe(ctx, {p.balance: balance})
-    reps = [ctx.resumed(i) for i in range(p.replicates)]
-    for r in reps:
-        r["concentration"] = 1000 * r["mass"] * p.purity / (M * r["volume"])
-    c = np.array([r["concentration"] for r in reps])
-    mean_mass = float(np.mean([r["mass"] for r in reps]))
+    reps = [dict(ctx.saved(i)) for i in range(p.replicates)]
+    for rep in reps:
+        rep["concentration"] = 1000 * rep["mass"] * p.purity / (M * rep["volume"])
+    c = np.array([rep["concentration"] for rep in reps])
+    mean_mass = float(np.mean([rep["mass"] for rep in reps]))
     titration = Titration(p.formula, mean_mass, p.purity, p.purity_half_width,
                           volume=1000 * mean_mass * p.purity / (M * float(c.mean())),
                           linearity_half_width=p.linearity_half_width,

@@ -61,8 +61,9 @@ async def wait_stable(ctx: RunContext, read: Callable[[], Awaitable[float]], cri
         value = await read()
         window.add(ctx.clock.now(), value)
         flag = await source.is_stable() if source is not None else None
-        if window.stable(flag):
-            sd, slope = window.statistics()
+        stats = window.statistics()
+        if stats is not None and window.stable(flag):
+            sd, slope = stats
             ctx.event("stable", sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
             return
         if ctx.clock.now() - start > criterion.timeout:

@@ -111,7 +111,7 @@ class Outcome:
                     "certificate": self.correction.certificate, "correction": self.correction.value,
                     "correction_standard_uncertainty": self.correction.standard_uncertainty,
                     "corrected_mean": self.corrected_mean,
-                    "set_point_deviation": (self.corrected_mean - self.parameters.set_point
+                    "set_point_deviation": (self.mean + self.correction.value - self.parameters.set_point
                                             if self.parameters.source else None)}}
 
 

@@ -1,6 +1,8 @@
 """The reference-standards register: due dates, and certificate corrections interpolated with their uncertainty."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,7 +81,7 @@ class Standard:
         return tuple(chosen)
 
 
-def read_by(standards: dict[str, Standard], instrument: str, channel: int | None) -> str | None:
+def read_by(standards: Mapping[str, Standard], instrument: str, channel: int | None) -> str | None:
     """The standard the register says this instrument reads on this channel, if any."""
     for sid, std in standards.items():
         if std.instrument == instrument and (std.channel is None or std.channel == channel):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from labd.drivers import AmbientSensor, Instrument
 from labd.drivers.errors import NotSupported
 
 from .context import RecordedReading, RunContext
@@ -12,7 +13,7 @@ async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedRea
     """One reading of every ambient sensor, on record for the certificate's environmental conditions."""
     out = []
     for iid, inst in ctx.instruments.items():
-        if getattr(inst, "kind", "") != "ambient-sensor":
+        if not isinstance(inst, AmbientSensor):
             continue
         try:
             for r in await inst.read():
@@ -24,7 +25,7 @@ async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedRea
     return out
 
 
-async def leave_safe(ctx: RunContext, instruments: Mapping[str, object]) -> None:
+async def leave_safe(ctx: RunContext, instruments: Mapping[str, Instrument]) -> None:
     """Each instrument to its safe state (calibrator in standby, heat source at its safe set point); a failure
     to do so is recorded and does not stop the others."""
     for iid, inst in instruments.items():

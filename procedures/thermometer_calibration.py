@@ -5,6 +5,8 @@ interleaved readings with repetitions, and hand the dataset to calc for the corr
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import asdict, dataclass, field
 
 from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
@@ -118,8 +120,8 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         for index, sp in enumerate(p.set_points):
             saved = ctx.resumed(index)
             if saved is not None:   # completed before an interruption: its readings are on record
-                points.append(ComparisonPoint(**{k: tuple(v) if isinstance(v, list) else v
-                                                 for k, v in saved.items()}))
+                fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+                points.append(ComparisonPoint(**fields))
                 ctx.event("point_resumed", point=index, set_point=sp)
                 continue
             ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))

@@ -159,7 +159,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             diffs = np.asarray(ws) - np.asarray(cs)
             await ctx.complete(0, {"value": float(diffs.mean()), "sd": float(diffs.std(ddof=1)), "n": int(diffs.size),
                                    "certificates": [correction.certificate, assigned.certificate]})
-            saved = ctx.resumed(0)
+        saved = ctx.saved(0)
     finally:
         await leave_safe(ctx, {p.source: source})
     day = {"date": today, **saved}

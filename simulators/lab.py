@@ -111,6 +111,7 @@ class SimulatedLab:
         self.servers[iid] = server
         kind = parse_address(self.instruments[iid].address).kind
         if kind == "serial" or (kind not in ("visa", "tcp") and default == "pty"):
+            assert self._dir is not None, "start() makes the folder of the ptys"
             return await server.start_pty(self._dir)
         port = await server.start_tcp()
         return f"tcp://127.0.0.1:{port}" if kind == "tcp" else f"TCPIP0::127.0.0.1::{port}::SOCKET"
@@ -120,12 +121,12 @@ class SimulatedLab:
         if cfg.driver in ("fluke-scpi-well", "hart-classic"):
             kw = _kwargs(iid, sim, {"tau", "noise", "drift_per_hour", "control_offset", "stability_limit",
                                     "stability_hold"})
-            block = ThermalBlock(self.clock, self._rng(), ambient=w.ambient.base_t, **kw)
-            w.blocks[iid] = block
+            well = ThermalBlock(self.clock, self._rng(), ambient=w.ambient.base_t, **kw)
+            w.blocks[iid] = well
             if cfg.driver == "hart-classic":
                 duplex = str(opts.get("duplex", "full")).lower().startswith("f")
-                return await self._serve(iid, HartClassicSim(block, duplex_full=duplex), "pty")
-            return await self._serve(iid, ScpiWellSim(block, min_set_point=float(opts.get("min_set_point", -25)),
+                return await self._serve(iid, HartClassicSim(well, duplex_full=duplex), "pty")
+            return await self._serve(iid, ScpiWellSim(well, min_set_point=float(opts.get("min_set_point", -25)),
                                                       max_set_point=float(opts.get("max_set_point", 150))), "pty")
         if cfg.driver == "fluke-1529":
             _kwargs(iid, sim, {"source", "channels"})
@@ -145,22 +146,22 @@ class SimulatedLab:
         if cfg.driver == "mettler-sics":
             kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit",
                                     "eccentricity"})
-            model = BalanceModel(self.clock, self._rng(), **kw)
-            w.balances[iid] = model
-            return await self._serve(iid, MtSicsBalanceSim(model), "pty")
+            balance = BalanceModel(self.clock, self._rng(), **kw)
+            w.balances[iid] = balance
+            return await self._serve(iid, MtSicsBalanceSim(balance), "pty")
         if cfg.driver == "fluke-5520a":
             kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time"})
-            model = CalibratorModel(self.clock, self._rng(), **kw)
-            w.calibrators[iid] = model
-            return await self._serve(iid, Calibrator5520Sim(model), "tcp")
+            calibrator = CalibratorModel(self.clock, self._rng(), **kw)
+            w.calibrators[iid] = calibrator
+            return await self._serve(iid, Calibrator5520Sim(calibrator), "tcp")
         if cfg.driver == "keysight-344xx":
             kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise"})
             source = kw.pop("source", None)
             if source is not None and source not in w.calibrators:
                 raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated calibrator {source!r}")
-            model = MultimeterModel(self._rng(), w.calibrators.get(source), **kw)
-            w.multimeters[iid] = model
-            return await self._serve(iid, Dmm344xxSim(model), "tcp")
+            multimeter = MultimeterModel(self._rng(), w.calibrators.get(source) if source else None, **kw)
+            w.multimeters[iid] = multimeter
+            return await self._serve(iid, Dmm344xxSim(multimeter), "tcp")
         if cfg.driver == "modbus-ambient":
             sim_server = ModbusAmbientSim(w.ambient, register_map=opts.get("register_map", "xy-md02"))
             self.servers[iid] = sim_server

@@ -113,15 +113,15 @@ class LineServer:
                     send_raw(junk + self.device.reply_termination.encode())
                     continue
                 if fault.mode == "busy":
-                    reply = self.device.busy_reply(line)
-                    if reply is not None:
-                        send_raw(self._encode(reply))
+                    busy = self.device.busy_reply(line)
+                    if busy is not None:
+                        send_raw(self._encode(busy))
                     continue
                 if fault.mode == "disconnect":
                     drop(fault.downtime)
                     return
             try:
-                reply = await self.device.handle(line, session)
+                reply: str | list[str] | None = await self.device.handle(line, session)
             except Exception:  # a simulator bug must not look like an instrument fault
                 log.exception("%s: simulator failed on %r", self.name, line)
                 continue
@@ -135,7 +135,7 @@ class LineServer:
     @staticmethod
     def _split(buffer: bytearray) -> list[str]:
         """Commands end with CR or LF (or both): real instruments accept either."""
-        lines = []
+        lines: list[str] = []
         while True:
             idx = next((i for i, b in enumerate(buffer) if b in (10, 13)), -1)
             if idx < 0:
@@ -163,6 +163,7 @@ class LineServer:
         tty.setraw(slave)
         os.set_blocking(master, False)
         self._pty = (master, slave)
+        assert self._link is not None
         tmp = self._link.with_name(self._link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

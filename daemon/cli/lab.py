@@ -118,7 +118,7 @@ def serve(config_dir, simulate, speed, mqtt_url, influx_url, records, seed, sim_
             raise click.ClickException(str(exc)) from None
         if mqtt_url and broker.password:
             err_console.print("[yellow]warning: a password in --mqtt is visible to every user of this machine "
-                              "(ps); use [mqtt] password_file or LABD_MQTT__PASSWORD[/]")
+                              "(ps); use \\[mqtt] password_file or LABD_MQTT__PASSWORD[/]")
 
     async def main_() -> None:
         stop = asyncio.Event()

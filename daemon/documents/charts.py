@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 import io
 
 SERIES = "#1f4e79"      # the data; the tests look for this colour in the PDF pages
@@ -48,7 +49,7 @@ def control_chart(values: list[float], dates: list[str], chart: dict | None, tol
     return _finish(fig, ax, unit, title)
 
 
-def drift_plot(days: list[float], values: list[float], drift: dict | None, tolerance: float | None, unit: str,
+def drift_plot(days: Sequence[float], values: list[float], drift: dict | None, tolerance: float | None, unit: str,
                 title: str, w: dict[str, str], origin: str) -> str:
     """The checks against time with the fitted drift line (and the tolerance)."""
     import numpy as np

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .schema import GENESIS, TABLES, RecordsError, connect, digest, link, schema, to_json
+
+Done = list[tuple["asyncio.Future[Any] | None", Any, BaseException | None]]
+
 
 class _Writer:
     """The SQL of appending, run on the writer thread inside its transaction."""
@@ -32,7 +36,8 @@ class _Writer:
     def reload(self) -> None:
         """The chain's head as committed (after a rollback)."""
         row = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        self.seq, self.head = (row[0], row[1]) if row else (0, GENESIS)
+        self.seq: int = row[0] if row else 0
+        self.head: str = row[1] if row else GENESIS
         self.outbox_added = False
 
     def outbox(self, lines: list[str]) -> None:
@@ -54,9 +59,9 @@ class _Writer:
         return key
 
 
-def _resolve(done: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+def _resolve(done: Done) -> None:
     for fut, result, exc in done:
-        if not fut.done():
+        if fut is not None and not fut.done():
             fut.set_exception(exc) if exc else fut.set_result(result)
 
 
@@ -102,6 +107,7 @@ class Records:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            done: Done
             stop = any(item is None for item in batch)
             ops = [item for item in batch if item is not None]
             try:
@@ -147,7 +153,9 @@ class Records:
         return fut
 
     async def _do(self, op: Callable[[_Writer], Any]) -> Any:
-        return await self._submit(op, True)
+        fut = self._submit(op, True)
+        assert fut is not None
+        return await fut
 
     # --- appending -------------------------------------------------------------------------------------------
     async def create_run(self, *, run_id: str, procedure: str, version: str, operator: str, station: str,

@@ -32,7 +32,7 @@ from .stream import Streamer, line
 log = logging.getLogger("labd.service")
 
 
-class Service(Handling):
+class Service:
     def __init__(self, config: Config, *, simulate: bool = False, speed: float = 1.0, seed: int | None = None,
                  mqtt_url: str | None = None, influx_url: str | None = None, records_path: str | None = None,
                  sim_start: float | None = None, dashboard_port: int | None = None,
@@ -63,6 +63,9 @@ class Service(Handling):
         self.lab: Any = None                    # the simulated lab, when simulating
         self.schedule_due: list[float] = []
         self.runs_ = Runs(self)
+        self.handling = Handling(self)
+        self.command = self.handling.command          # the one way in, for the dashboard
+        self.on_command = self.handling.on_command    # and for MQTT
         self._tasks: list[asyncio.Task] = []
 
     # --- life cycle --------------------------------------------------------------------------------------------
@@ -81,7 +84,8 @@ class Service(Handling):
             self.bus = Bus(self.mqtt_url, self.root, identifier=f"labd-{station}-{os.getpid()}",
                            on_command=self.on_command, tls_context=tls, username=mq.username,
                            password=mq.password.get_secret_value() if mq.password else None)
-            self._tasks.append(asyncio.create_task(self.bus.run(), name="mqtt"))
+            self._bus_task = asyncio.create_task(self.bus.run(), name="mqtt")
+            self._tasks.append(self._bus_task)
         try:
             async with bench(self.config, simulate=self.simulate, speed=self.speed, seed=self.seed,
                              start=self.sim_start) as (inst, lab):
@@ -123,6 +127,7 @@ class Service(Handling):
                 await self.dashboard.stop()
             if self.bus is not None:
                 await self.bus.goodbye("stopped")
+                await asyncio.wait([self._bus_task], timeout=5.0)   # it leaves the broker cleanly
             if self.streamer is not None:
                 await self.streamer.drained(timeout=5.0)
             await _cancel(self._tasks)
@@ -209,7 +214,7 @@ class Service(Handling):
             # Never an instrument a run holds (here or in another labd process): the run's own readings are the
             # live view of it, and a monitor query in the middle of a run's exchange would disturb it.
             busy = self.runs_.busy()
-            lines = []
+            lines: list[str] = []
             for iid, inst in self.instruments.items():
                 if iid in busy:
                     continue
@@ -219,7 +224,9 @@ class Service(Handling):
                         self._live(iid, {"run_id": None, "time": now, "quantity": r.quantity, "value": r.value,
                                          "unit": r.unit, "stable": r.stable, "channel": r.channel})
                         rec = RecordedReading(now, iid, r.quantity, r.value, r.unit, r.raw, role="monitor")
-                        lines.append(line(self.config.lab.station, None, rec, measurement="monitor"))
+                        text = line(self.config.lab.station, None, rec, measurement="monitor")
+                        if text:
+                            lines.append(text)
                 except (InstrumentError, OSError) as exc:
                     self._live(iid, {"run_id": None, "time": self.clock.now(), "error": str(exc)})
             if lines and self.streamer is not None:

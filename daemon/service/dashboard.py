@@ -8,6 +8,7 @@ one command path: validated, authorised against the competence register, recorde
 from __future__ import annotations
 
 import asyncio
+import asyncio.base_events
 import itertools
 import json
 import logging
@@ -36,7 +37,9 @@ class Dashboard:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]   # the real port when 0 asked for a free one
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]   # the real port when 0 asked for a free one
         self.service.listeners.append(self.push)
         log.info("dashboard on http://%s:%d/", self.host, self.port)
         return self.port

@@ -25,22 +25,25 @@ log = logging.getLogger("labd.service")
 
 
 class Handling:
-    """The command side of `Service` (a mixin: it acts on the service's runs and records)."""
+    """The command side of the service: it acts on the service's runs and records every command."""
 
-    async def on_command(self: "Service", payload: bytes, response_topic: str | None,
-                         correlation: bytes | None) -> None:
+    def __init__(self, service: "Service") -> None:
+        self.service = service
+
+    async def on_command(self, payload: bytes, response_topic: str | None, correlation: bytes | None) -> None:
         reply = await self.command(payload, "mqtt")
-        assert self.bus is not None
-        self.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
+        if self.service.bus is not None:
+            self.service.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
 
-    async def command(self: "Service", payload: bytes, source: str) -> dict[str, Any]:
+    async def command(self, payload: bytes, source: str) -> dict[str, Any]:
         """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
-        await self.ready.wait()
+        s = self.service
+        await s.ready.wait()
         try:
             cmd = parse(payload)
         except CommandError as exc:
-            await self.records.command(source, None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
-            self.metrics.commands.labels(source=source, outcome="invalid").inc()
+            await s.records.command(source, None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
+            s.metrics.commands.labels(source=source, outcome="invalid").inc()
             return {"id": exc.command_id, "ok": False, "error": str(exc)}
         try:
             result = await self.handle(cmd, source)
@@ -50,19 +53,20 @@ class Handling:
         except Exception as exc:   # never let a command take the service down
             log.exception("command %s failed", cmd.id)
             reply, outcome = {"id": cmd.id, "ok": False, "error": f"internal error: {exc!r}"}, f"error: {exc!r}"
-        await self.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
-        self.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
+        await s.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
+        s.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
         return reply
 
-    async def handle(self: "Service", cmd: Command, source: str = "mqtt") -> dict[str, Any]:
-        runs = self.runs_
+    async def handle(self, cmd: Command, source: str = "mqtt") -> dict[str, Any]:
+        s = self.service
+        runs = s.runs_
         if cmd.action == "start":
             return await runs.start(cmd.procedure, cmd.params, cmd.operator, source=source)
         if cmd.action == "resume" and cmd.run_id and not any(r.run_id == cmd.run_id for r in runs.all()):
             return await runs.start(None, {}, cmd.operator, source=source, resume=cmd.run_id)
         if cmd.action in ("pause", "resume", "abort", "cancel", "move"):
             run = runs.find(cmd.run_id)
-            authorise(self.config, cmd.operator, run.procedure)
+            authorise(s.config, cmd.operator, run.procedure)
             operator = cmd.operator or ""
             if cmd.action == "cancel" or (cmd.action == "abort" and run.state == "queued"):
                 runs.cancel(run, operator, cmd.reason)
@@ -80,23 +84,24 @@ class Handling:
             return {"run_id": run.run_id, "state": run.state}
         if cmd.action == "answer":
             run = runs.find(cmd.run_id)
-            authorise(self.config, cmd.operator, run.procedure)
+            authorise(s.config, cmd.operator, run.procedure)
             if run.prompt is None or run.prompt.key != cmd.prompt:
                 raise CommandError(f"run {run.run_id} has no open prompt {cmd.prompt!r}"
                                    + (f" (open: {run.prompt.key!r})" if run.prompt else ""))
             value = str(cmd.value)
-            if self.operator_sim is not None and run.prompt.action:
-                simulated = await self.operator_sim.perform(run.prompt.action)
+            if s.operator_sim is not None and run.prompt.action:
+                simulated = await s.operator_sim.perform(run.prompt.action)
                 value = simulated if run.prompt.kind == "number" and cmd.value in ("", "simulate") else value
             run.ctx.event("answered_by", key=cmd.prompt, operator=cmd.operator)
             if run.answer is not None and not run.answer.done():
                 run.answer.set_result(value)
             return {"run_id": run.run_id}
         if cmd.action == "status":
-            return self.status()
+            return s.status()
         return await asyncio.to_thread(self._list, cmd.what or "procedures")
 
-    def _list(self: "Service", what: str) -> dict[str, Any]:
+    def _list(self, what: str) -> dict[str, Any]:
+        s = self.service
         if what == "procedures":
             return {"procedures": [{"name": i.name, "version": i.version, "description": i.description,
                                     "parameters": [{"name": n, "type": t, "default": d}
@@ -105,8 +110,8 @@ class Handling:
                                    for i in PROCEDURES.values()]}
         if what == "instruments":
             return {"instruments": [{"id": iid, "driver": c.driver, "description": c.description,
-                                     "latest": self.latest.get(iid)} for iid, c in self.config.instruments.items()]}
-        with RecordsReader(self.records.path) as reader:
+                                     "latest": s.latest.get(iid)} for iid, c in s.config.instruments.items()]}
+        with RecordsReader(s.records.path) as reader:
             recorded = reader.runs()[-50:]
         return {"runs": [{"run_id": r.run_id, "procedure": r.procedure, "operator": r.operator, "state": r.state,
                           "attempt": r.attempt} for r in recorded]}

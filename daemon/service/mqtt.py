@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -63,7 +63,7 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-Handler = Callable[[bytes, str | None, bytes | None], Awaitable[None]]
+Handler = Callable[[bytes, str | None, bytes | None], Coroutine[Any, Any, None]]
 
 
 class Bus:
@@ -82,6 +82,8 @@ class Bus:
         self.retained: dict[str, bytes] = {}
         self._out: asyncio.Queue[tuple[str, bytes, int, bool, Properties | None]] = asyncio.Queue(queue_size)
         self._client: aiomqtt.Client | None = None
+        self._leaving = asyncio.Event()
+        self._quiet = asyncio.Event()      # set while nothing queued is waiting for the broker
         self.dropped = 0
 
     # --- publishing (never blocks the caller) -------------------------------------------------------------------
@@ -129,17 +131,20 @@ class Bus:
                     self.connected.set()
                     log.info("connected to the broker at %s:%d", a.host, a.port)
                     backoff = 0.5
-                    sender = asyncio.create_task(self._send(client))
+                    # Until the connection fails, or goodbye() asks to leave: then the context exits by itself
+                    # and sends a clean DISCONNECT, so the broker does not publish the will over the goodbye.
+                    tasks = [asyncio.create_task(self._send(client)), asyncio.create_task(self._receive(client)),
+                             asyncio.create_task(self._leaving.wait())]
                     try:
-                        async for message in client.messages:
-                            props = message.properties
-                            response = getattr(props, "ResponseTopic", None) if props else None
-                            correlation = getattr(props, "CorrelationData", None) if props else None
-                            payload = message.payload if isinstance(message.payload, bytes) else \
-                                str(message.payload).encode()
-                            asyncio.create_task(self.on_command(payload, response, correlation))
+                        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     finally:
-                        sender.cancel()
+                        for t in tasks:
+                            t.cancel()
+                        await asyncio.gather(*tasks, return_exceptions=True)
+                    if self._leaving.is_set():
+                        return
+                    for t in done:
+                        t.result()       # the failure that ended the connection
             except aiomqtt.MqttError as exc:
                 if self.connected.is_set():
                     log.warning("broker connection lost: %s", exc)
@@ -148,15 +153,28 @@ class Bus:
             finally:
                 self.connected.clear()
                 self._client = None
+            if self._leaving.is_set():
+                return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            props = message.properties
+            response = getattr(props, "ResponseTopic", None) if props else None
+            correlation = getattr(props, "CorrelationData", None) if props else None
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            asyncio.create_task(self.on_command(payload, response, correlation))
 
     async def _send(self, client: aiomqtt.Client) -> None:
         # What is queued goes out together: each publish waits for paho to write it, and waiting for them one
         # by one would cost a loop iteration per message. Batches stay small because aiomqtt counts its pending
         # calls on every publish.
         while True:
+            if self._out.empty():
+                self._quiet.set()
             batch = [await self._out.get()]
+            self._quiet.clear()
             while len(batch) < 200 and not self._out.empty():
                 batch.append(self._out.get_nowait())
             results = await asyncio.gather(*(client.publish(t, p, qos=q, retain=r, properties=pr, timeout=10)
@@ -170,12 +188,23 @@ class Bus:
                 raise aiomqtt.MqttError(f"{len(failed)} publishes failed")
 
     async def goodbye(self, reason: str) -> None:
-        """Retained offline status before a clean stop (the will covers the unclean ones)."""
+        """Retained offline status before a clean stop (the will covers the unclean ones).
+
+        Every queued message is acknowledged before leaving: Mosquitto before 2.0.22 takes a DISCONNECT that
+        arrives while it still owes a PUBACK for an error ("out of memory") and publishes the will over the
+        goodbye (eclipse-mosquitto#3253)."""
         self.retained[f"{self.root}/status"] = dumps({"state": "offline", "reason": reason})
         client = self._client
+        if client is not None and self.connected.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0):
+                    while not (self._out.empty() and self._quiet.is_set()):
+                        await self._quiet.wait()
+                        await asyncio.sleep(0)
         if client is not None:
             try:
                 await client.publish(f"{self.root}/status", self.retained[f"{self.root}/status"], qos=1,
                                      retain=True, timeout=5)
             except aiomqtt.MqttError:
                 pass
+        self._leaving.set()      # run() leaves its connection cleanly and returns

@@ -99,9 +99,11 @@ class Runs:
                 raise RunRefused(f"run {resume} is already in progress")
             previous = await asyncio.to_thread(load_for_resume, s.records.path, resume)
             name, raw, operator = previous.procedure, previous.params, previous.operator
+        if name is None:
+            raise RunRefused("no procedure named")
         info = procedure(name)
         params = parameters(info, raw)
-        authorise(s.config, operator, info.name)
+        operator = authorise(s.config, operator, info.name)
         if requested_by and requested_by != operator:   # whoever resumes someone else's run must be competent too
             authorise(s.config, requested_by, info.name)
         run_id = previous.run_id if previous else new_run_id(s.clock.now())
@@ -239,18 +241,20 @@ class Runs:
     async def stop_all(self, reason: str) -> None:
         """Every run to its safe state, marked interrupted; queued runs stay queued on record for the restart.
         Runs that completed and are writing their documents finish them."""
-        finishing = [r.task for r in self.finished if r.task is not None and not r.task.done()]
-        if finishing:
-            await asyncio.wait(finishing, timeout=60)
         running = [r for r in self.active.values() if r.task is not None and not r.task.done()]
         for run in running:
+            assert run.task is not None
             # The next start of the service resumes it (a `labd run` stopped at a terminal is not resumed).
             run.ctx.interruption = {"by": "service", "reason": reason}
             run.task.cancel()     # each procedure's finally leaves its own instruments safe; execute marks it
         for run in running:
+            assert run.task is not None
             with contextlib.suppress(BaseException):
                 await run.task
             run.error = reason
+        finishing = [r.task for r in self.finished if r.task is not None and not r.task.done()]
+        if finishing:        # runs that completed are left to finish writing their documents
+            await asyncio.wait(finishing, timeout=60)
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(BaseException):

@@ -12,11 +12,14 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from typing import cast
+
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from labd.daemon.records import Records
 
+MS = cast(WritePrecision, WritePrecision.MS)   # the client's constant is a plain str
 log = logging.getLogger("labd.stream")
 
 
@@ -73,8 +76,9 @@ class Streamer:
                 continue
             self._idle.clear()
             try:
-                await asyncio.to_thread(self.write_api.write, bucket=self.bucket, org=self.org,
-                                        record="\n".join(r[1] for r in rows), write_precision=WritePrecision.MS)
+                text = "\n".join(r[1] for r in rows)
+                await asyncio.to_thread(lambda: self.write_api.write(bucket=self.bucket, org=self.org, record=text,
+                                                                     write_precision=MS))
             except Exception as exc:   # any failure of the server or the network: keep the lines, try again
                 if self.state.connected or not self.state.last_error:
                     log.warning("time-series server %s unavailable (%s); %d+ points wait on disk", self.url,

@@ -14,7 +14,8 @@ class Dmm344xxSim(LineDevice):
 
     def __init__(self, model: MultimeterModel, *, name: str = "34465A", serial: str = "MY57800123") -> None:
         self.model, self.name, self.serial = model, name, serial
-        self.function, self.range, self.nplc = "VOLT:DC", None, 10.0
+        self.function, self.nplc = "VOLT:DC", 10.0
+        self.range: float | None = None
         self.errors: list[str] = []
 
     async def handle(self, line: str, session: Session) -> str | list[str] | None:
