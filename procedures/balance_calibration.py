@@ -12,9 +12,10 @@ from labd.calc.balance import BalanceResult, TestLoad, evaluate_balance
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import check_loads, leave_safe, record_ambient, standards_used
+from .steps import check_loads, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -111,14 +112,8 @@ async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: fl
         t_load = ctx.clock.now()
         await ctx.ask(f"unload_{point}_{label}", "Remove the weights from the pan. Type 'done' when removed.",
                       action={"do": "unload", "balance": p.balance})
-        held = await ctx.checkpoint()
-        for r, t, role in ((zero, t_zero, "zero"), (reading, t_load, "unit under test")):
-            rec = RecordedReading(t, p.balance, "mass", r.value, r.unit, r.raw, None, point, role,
-                                  note=label)
-            if held == "suspended":
-                rec.used, rec.note = False, f"{label}: taken while ambient conditions were out of limits"
-            await ctx.record(rec)
-        if held != "suspended":
+        if await ctx.keep(*(RecordedReading(t, p.balance, "mass", r.value, r.unit, r.raw, None, point, role, note=label)
+                            for r, t, role in ((zero, t_zero, "zero"), (reading, t_load, "unit under test")))):
             return reading.value
 
 
@@ -131,10 +126,10 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     def step(label: str) -> None:
         nonlocal done
         done += 1
-        ctx.progress("step", {"done": done, "of": total, "label": label})
-    try:
+        ctx.progress(Event.STEP, {"done": done, "of": total, "label": label})
+    async with ctx.safe({p.balance: balance}):
         await balance.open()
-        ctx.event("identified", balance=await balance.identify())
+        ctx.event(Event.IDENTIFIED, balance=await balance.identify())
         await ctx.ask("prepare", f"Level the balance {p.uut_serial}, let it warm up, and clean the pan. "
                                  "Type 'done' when ready.")
         await balance.zero()
@@ -146,7 +141,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await record_ambient(ctx, 0)
         rep = ctx.saved(0)["values"]
         done = p.repetitions
-        ctx.progress("step", {"done": done, "of": total, "label": "repeatability done"})
+        ctx.progress(Event.STEP, {"done": done, "of": total, "label": "repeatability done"})
         if ctx.resumed(1) is None:
             ecc = []
             for pos in p.positions:
@@ -164,7 +159,5 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             mass, u, drift, _ = _reference(ctx, p, load)
             loads.append(TestLoad(load, mass, u, drift, ctx.saved(point)["indication"]))
         await record_ambient(ctx, None)
-    finally:
-        await leave_safe(ctx, {p.balance: balance})
     result = evaluate_balance(rep, ecc, p.eccentricity_load, loads, p.d, p.buoyancy_relative)
     return Outcome(p, result)

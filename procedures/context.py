@@ -7,13 +7,15 @@ Readings of a point that was interrupted stay in the record and are marked as no
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 from labd.drivers import Driver
 from .clock import Clock
+from .events import Event
 
 K = TypeVar("K")
 
@@ -125,11 +127,11 @@ class RunContext:
         """Returns once the reading is durable. Live views are told at once, while it is being committed."""
         reading.attempt = self.attempt
         self.readings.append(reading)
-        self.progress("reading", {"reading": reading})
+        self.progress(Event.READING, {"reading": reading})
         if self.records is not None:
             await self.records.reading(self.run_id, self.attempt, reading)
 
-    def event(self, event: str, /, **data: Any) -> None:
+    def event(self, event: Event, /, **data: Any) -> None:
         entry = {"time": self.now_iso(), "event": event, **data}
         self.events.append(entry)
         if self.records is not None:
@@ -151,9 +153,40 @@ class RunContext:
         """Mark `point` complete with what is needed to evaluate it without measuring again; durable on return."""
         self.completed[point] = data
         self.completed_in[point] = self.attempt
-        self.event("point_complete", point=point, data=data)
+        self.event(Event.POINT_COMPLETE, point=point, data=data)
         if self.records is not None:
             await self.records.flush()
+
+    async def keep(self, *readings: RecordedReading) -> bool:
+        """Record readings taken since the previous checkpoint, passing a checkpoint first. When the run was
+        suspended around them (the room out of limits), they stay on record but are marked not used; the
+        answer says whether they count, so that the procedure takes them again."""
+        counted = await self.checkpoint() != "suspended"
+        for r in readings:
+            if not counted:
+                r.used = False
+                r.note = (f"{r.note}: " if r.note else "") + "taken while ambient conditions were out of limits"
+            await self.record(r)
+        return counted
+
+    @contextlib.asynccontextmanager
+    async def safe(self, instruments: Mapping[str, Any]) -> AsyncIterator[None]:
+        """`async with ctx.safe({id: source}):` the instruments go to their safe state (heat source to its safe
+        set point, calibrator to standby) however the block ends: completion, failure, abort or cancellation.
+        A failure to make one safe is recorded and does not stop the others."""
+        try:
+            yield
+        finally:
+            await self.make_safe(instruments)
+
+    async def make_safe(self, instruments: Mapping[str, Any]) -> None:
+        """Each instrument to its safe state now; a failure is recorded and does not stop the others."""
+        for iid, inst in instruments.items():
+            try:
+                await inst.safe_state()
+                self.event(Event.SAFE_STATE, instrument=iid)
+            except Exception as exc:
+                self.event(Event.SAFE_STATE_FAILED, instrument=iid, error=str(exc))
 
     async def checkpoint(self) -> str | None:
         """A safe point to pause, abort or suspend; see procedures/control.py."""
@@ -162,15 +195,15 @@ class RunContext:
     async def ask(self, key: str, question: str, *, kind: str = "confirm", action: dict[str, Any] | None = None,
                   unit: str = "") -> str:
         prompt = Prompt(key, question, kind, action, unit)
-        self.event("prompt", key=key, question=question, kind=kind, action=action, unit=unit)
+        self.event(Event.PROMPT, key=key, question=question, kind=kind, action=action, unit=unit)
         if self.records is not None:
             await self.records.flush()     # the open prompt is on record before anyone answers it
         try:
             answer = (await self.control.unless_aborted(self.ask_operator(prompt))).strip()
         except Aborted as exc:
-            self.event("prompt_withdrawn", key=key, reason=str(exc))
+            self.event(Event.PROMPT_WITHDRAWN, key=key, reason=str(exc))
             raise
-        self.event("answer", key=key, answer=answer)
+        self.event(Event.ANSWER, key=key, answer=answer)
         return answer
 
     async def ask_number(self, key: str, question: str, *, unit: str = "", action: dict[str, Any] | None = None,
@@ -182,10 +215,10 @@ class RunContext:
             try:
                 value = float(text.replace(",", "."))   # the lab writes decimal commas too
             except ValueError:
-                self.event("answer_refused", key=key, answer=text, reason="not a number")
+                self.event(Event.ANSWER_REFUSED, key=key, answer=text, reason="not a number")
                 continue
             if (low is not None and value < low) or (high is not None and value > high):
-                self.event("answer_refused", key=key, answer=text, reason=f"outside {low} … {high} {unit}")
+                self.event(Event.ANSWER_REFUSED, key=key, answer=text, reason=f"outside {low} … {high} {unit}")
                 continue
             return value
         raise AnswerError(f"prompt {key!r}: no valid answer after three tries ({question})")

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from labd.drivers import InstrumentError
 
+from .events import Event
+
 if TYPE_CHECKING:
     from .context import RunContext
 
@@ -118,22 +120,22 @@ class RunControl:
         self._check_abort()
         held = None
         if not self._resume.is_set():
-            ctx.event("paused")
+            ctx.event(Event.PAUSED)
             await self._resume.wait()
             self._check_abort()
-            ctx.event("resumed", after="pause")
+            ctx.event(Event.RESUMED, after="pause")
             held = "paused"
         for suspender in self.suspenders:
             reason = await suspender.should_suspend()
             if reason is None:
                 continue
             self.state = "suspended"
-            ctx.event("suspended", reason=reason)
+            ctx.event(Event.SUSPENDED, reason=reason)
             while not await suspender.should_resume():
                 self._check_abort()
                 await ctx.clock.sleep(self.poll)
             self._check_abort()
             self.state = "running"
-            ctx.event("resumed", after="suspension")
+            ctx.event(Event.RESUMED, after="suspension")
             held = "suspended"
         return held

@@ -19,9 +19,10 @@ from labd.calc.budget import BudgetResult, Component, combine, rectangular, roun
 from labd.drivers import MultifunctionCalibrator, Multimeter
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import leave_safe, record_ambient, standards_used
+from .steps import record_ambient, standards_used
 
 NAME = "dmm-calibration"
 VERSION = "1.0"
@@ -115,18 +116,18 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     dmm = ctx.instrument(p.multimeter, Multimeter)
     std = ctx.standards[p.standard]
     results = []
-    try:
+    async with ctx.safe({p.calibrator: cal}):
         await cal.open()
         await dmm.open()
         await cal.standby()
-        ctx.event("identified", calibrator=await cal.identify(), multimeter=await dmm.identify())
+        ctx.event(Event.IDENTIFIED, calibrator=await cal.identify(), multimeter=await dmm.identify())
         await ctx.ask("connect", f"Connect the calibrator's output to the multimeter {p.uut_serial} (HI–HI, LO–LO) "
                                  "with low-thermal leads. Type 'done' when connected.")
         for index, v in enumerate(p.points):
             corr = std.correction(v)
             saved = ctx.resumed(index)
             if saved is None:
-                ctx.event("set_point", point=index, set_point=v, of=len(p.points))
+                ctx.event(Event.SET_POINT, point=index, set_point=v, of=len(p.points))
                 await dmm.configure("VOLT:DC", range=v, nplc=p.nplc)
                 await cal.source(v, "V")
                 await cal.operate()
@@ -136,21 +137,16 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                     reading = await dmm.read()
                     taken = RecordedReading(ctx.clock.now(), p.multimeter, "voltage", reading.value, reading.unit,
                                             reading.raw, None, index, "unit under test")
-                    if await ctx.checkpoint() == "suspended":
-                        taken.used, taken.note = False, "taken while ambient conditions were out of limits"
-                        await ctx.record(taken)
+                    if not await ctx.keep(taken):
                         continue
-                    await ctx.record(taken)
                     values.append(reading.value)
-                    ctx.progress("step", {"done": index * p.repetitions + len(values),
+                    ctx.progress(Event.STEP, {"done": index * p.repetitions + len(values),
                                           "of": len(p.points) * p.repetitions, "label": f"{v:g} V"})
                 await cal.standby()      # between points: nothing live while the range changes
-                ctx.event("standby", instrument=p.calibrator)
+                ctx.event(Event.STANDBY, instrument=p.calibrator)
                 await record_ambient(ctx, index)
                 await ctx.complete(index, {"readings": values})
             saved = ctx.saved(index)
             results.append(evaluate(v, saved["readings"], corr.value, corr.standard_uncertainty, p))
-    finally:
-        await leave_safe(ctx, {p.calibrator: cal})
     return Outcome(p, results)
 

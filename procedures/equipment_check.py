@@ -17,9 +17,10 @@ from labd.calc.checks import ControlChart, Drift, Recommendation, control_chart,
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable
-from .steps import check_loads, leave_safe, record_ambient, standards_used
+from .steps import check_loads, record_ambient, standards_used
 
 NAME = "equipment-check"
 VERSION = "1.0"
@@ -116,7 +117,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     table = {n: c for n, c, _, _ in weights.points}
     mass = sum(n + table[n] for n in pieces)
     balance = ctx.instrument(p.balance, Balance)
-    try:
+    async with ctx.safe({p.balance: balance}):
         saved = ctx.resumed(0)
         if saved is None:
             await balance.open()
@@ -133,14 +134,12 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 values.append(r.value - mass)
                 await ctx.ask(f"unload_{i + 1}", "Remove the check weight. Type 'done' when removed.",
                               action={"do": "unload", "balance": p.balance})
-                ctx.progress("step", {"done": i + 1, "of": p.repetitions, "label": f"loading {i + 1}"})
+                ctx.progress(Event.STEP, {"done": i + 1, "of": p.repetitions, "label": f"loading {i + 1}"})
             await record_ambient(ctx, 0)
             x = np.asarray(values)
             await ctx.complete(0, {"value": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
                                    "n": int(x.size), "reference_mass": mass})
         saved = ctx.saved(0)
-    finally:
-        await leave_safe(ctx, {p.balance: balance})
     check = {"date": today.isoformat(), **saved}
     checks = [{k: c[k] for k in ("date", "value", "sd", "n")} for c in earlier] + [check]
     values = [c["value"] for c in checks]

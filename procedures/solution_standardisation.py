@@ -18,9 +18,10 @@ from labd.calc.titration import ATOMIC_WEIGHTS, Titration, parse_formula, standa
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable, finite
-from .steps import check_loads, leave_safe, record_ambient
+from .steps import check_loads, record_ambient
 
 NAME = "solution-standardisation"
 VERSION = "1.0"
@@ -94,7 +95,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     balance = ctx.instrument(p.balance, Balance)
     M = molar_mass(p.formula)
     low, high = p.volume_range
-    try:
+    async with ctx.safe({p.balance: balance}):
         await balance.open()
         await ctx.ask("prepare", f"Dry the primary standard ({p.formula}) and fill the burette with {p.solution}. "
                                  "Type 'done' when ready.")
@@ -125,10 +126,8 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await ctx.record(RecordedReading(ctx.clock.now(), "operator", "volume", volume, "mL", str(volume), None,
                                              i, "titrant"))
             await ctx.complete(i, {"mass": r.value, "volume": volume})
-            ctx.progress("step", {"done": i + 1, "of": p.replicates, "label": f"replicate {i + 1}"})
+            ctx.progress(Event.STEP, {"done": i + 1, "of": p.replicates, "label": f"replicate {i + 1}"})
         await record_ambient(ctx, None)
-    finally:
-        await leave_safe(ctx, {p.balance: balance})
     reps = [dict(ctx.saved(i)) for i in range(p.replicates)]
     for rep in reps:
         rep["concentration"] = 1000 * rep["mass"] * p.purity / (M * rep["volume"])

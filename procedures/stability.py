@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .events import Event
 from .params import param
 
 if TYPE_CHECKING:
@@ -64,9 +65,9 @@ async def wait_stable(ctx: RunContext, read: Callable[[], Awaitable[float]], cri
         stats = window.statistics()
         if stats is not None and window.stable(flag):
             sd, slope = stats
-            ctx.event("stable", sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
+            ctx.event(Event.STABLE, sd=sd, slope_per_min=slope, after_s=ctx.clock.now() - start)
             return
         if ctx.clock.now() - start > criterion.timeout:
             raise TimeoutError(f"{name} not stable within {criterion.timeout:g} s")
-        ctx.progress("stabilising", {"value": value, "elapsed": ctx.clock.now() - start})
+        ctx.progress(Event.STABILISING, {"value": value, "elapsed": ctx.clock.now() - start})
         await ctx.clock.sleep(poll)

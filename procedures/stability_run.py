@@ -19,11 +19,12 @@ from labd.calc.stats import describe
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
 from .standards import Correction, StandardError, read_by
-from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, record_ambient, standards_used
 
 NAME = "stability-run"
 VERSION = "1.0"
@@ -122,7 +123,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     readout = ctx.instrument(p.readout, ThermometerReadout)
     source = ctx.instrument(p.source, TemperatureSource) if p.source else None
     total = int(math.floor(p.duration_hours * 3600 / p.interval)) + 1
-    try:
+    async with ctx.safe({p.source: source} if source is not None else {}):
         await readout.open()
         if source is not None:
             await source.open()
@@ -133,7 +134,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await wait_stable(ctx, read, p.stability, p.interval / 2, source=source, name=p.source)
         earlier = [r for r in ctx.readings if r.role == "stability"]
         start = earlier[0].time if earlier else ctx.clock.now()
-        ctx.event("logging", start=start, readings=total, resumed_with=len(earlier))
+        ctx.event(Event.LOGGING, start=start, readings=total, resumed_with=len(earlier))
         last = round((earlier[-1].time - start) / p.interval) if earlier else -1
         while True:
             # The next slot of the grid not yet taken and not passed by more than 0.4 of the interval (a slot a
@@ -151,12 +152,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 rec.used, rec.note = False, "taken after ambient conditions were out of limits"
             await ctx.record(rec)
             last = index
-            ctx.progress("step", {"done": index + 1, "of": total, "label": f"{reading.value:.4f} {reading.unit}"})
+            ctx.progress(Event.STEP, {"done": index + 1, "of": total, "label": f"{reading.value:.4f} {reading.unit}"})
             if index % max(1, round(3600 / p.interval)) == 0:
                 await record_ambient(ctx, None)
-    finally:
-        if source is not None:
-            await leave_safe(ctx, {p.source: source})
     used = [r for r in ctx.readings if r.role == "stability" and r.used]
     if len(used) < 3:
         raise ValueError(f"only {len(used)} usable reading(s) of the {total} planned: too few for the statistics "

@@ -7,6 +7,7 @@ from labd.drivers import AmbientSensor, Instrument
 from labd.drivers.errors import NotSupported
 
 from .context import RecordedReading, RunContext
+from .events import Event
 
 
 async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedReading]:
@@ -21,19 +22,14 @@ async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedRea
                 await ctx.record(rec)
                 out.append(rec)
         except Exception as exc:     # a missing room reading must not stop a calibration; it is on record
-            ctx.event("ambient_unavailable", instrument=iid, error=str(exc))
+            ctx.event(Event.AMBIENT_UNAVAILABLE, instrument=iid, error=str(exc))
     return out
 
 
 async def leave_safe(ctx: RunContext, instruments: Mapping[str, Instrument]) -> None:
-    """Each instrument to its safe state (calibrator in standby, heat source at its safe set point); a failure
-    to do so is recorded and does not stop the others."""
-    for iid, inst in instruments.items():
-        try:
-            await inst.safe_state()
-            ctx.event("safe_state", instrument=iid)
-        except Exception as exc:
-            ctx.event("safe_state_failed", instrument=iid, error=str(exc))
+    """Each instrument to its safe state (calibrator in standby, heat source at its safe set point); procedures
+    use `async with ctx.safe(...)`, which does this on every way out."""
+    await ctx.make_safe(instruments)
 
 
 async def heat(ctx: RunContext, source, set_point: float) -> None:
@@ -43,7 +39,7 @@ async def heat(ctx: RunContext, source, set_point: float) -> None:
         await source.output(True)
     except NotSupported:
         pass
-    ctx.event("heating", set_point=set_point, instrument=source.id)
+    ctx.event(Event.HEATING, set_point=set_point, instrument=source.id)
 
 
 def check_set_points(ctx: RunContext, source: str, set_points: Iterable[float]) -> None:
@@ -69,6 +65,6 @@ def standards_used(ctx: RunContext, *ids: str) -> None:
     """Put on record which certificate of each standard the run relies on (traceability)."""
     for sid in ids:
         std = ctx.standards[sid]
-        ctx.event("standard_used", standard=sid, description=std.description, serial_number=std.serial_number,
+        ctx.event(Event.STANDARD_USED, standard=sid, description=std.description, serial_number=std.serial_number,
                   certificate=std.certificate,
                   calibrated=std.calibrated.isoformat(), due=std.due.isoformat())

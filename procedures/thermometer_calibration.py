@@ -13,9 +13,10 @@ from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
-from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -110,10 +111,10 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     standard = ctx.standards[p.reference_standard]
     ref_channel = p.reference_channel(ctx)
     points: list[ComparisonPoint] = []
-    try:
+    async with ctx.safe({p.source: source}):
         await source.open()
         await readout.open()
-        ctx.event("identified", source=await source.identify(), readout=await readout.identify())
+        ctx.event(Event.IDENTIFIED, source=await source.identify(), readout=await readout.identify())
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
                                        f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")
@@ -122,9 +123,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             if saved is not None:   # completed before an interruption: its readings are on record
                 fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
                 points.append(ComparisonPoint(**fields))
-                ctx.event("point_resumed", point=index, set_point=sp)
+                ctx.event(Event.POINT_RESUMED, point=index, set_point=sp)
                 continue
-            ctx.event("set_point", point=index, set_point=sp, of=len(p.set_points))
+            ctx.event(Event.SET_POINT, point=index, set_point=sp, of=len(p.set_points))
             await heat(ctx, source, sp)
             await _wait_stable(ctx, source, readout, ref_channel, p)
             correction = standard.correction(sp)
@@ -140,21 +141,16 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                                          ref.value + correction.value, index, "reference"),
                          RecordedReading(t, p.readout, "temperature", uut.value, uut.unit, uut.raw, None, index,
                                          "unit under test")]
-                if await ctx.checkpoint() == "suspended":
-                    # Conditions went out of limits around this repetition: keep it on record, never use it,
-                    # and let the source settle again before measuring on.
-                    for r in taken:
-                        r.used, r.note = False, "taken while ambient conditions were out of limits"
-                        await ctx.record(r)
+                if not await ctx.keep(*taken):
+                    # Conditions went out of limits around this repetition: on record, never used; the source
+                    # settles again before measuring on.
                     await _wait_stable(ctx, source, readout, ref_channel, p)
                     continue
-                for r in taken:
-                    await ctx.record(r)
                 ref_values.append(ref.value)
                 uut_values.append(uut.value)
                 rep += 1
-                ctx.progress("repetition", {"point": index, "repetition": rep, "of": p.repetitions})
-                ctx.progress("step", {"done": index * p.repetitions + rep, "of": len(p.set_points) * p.repetitions,
+                ctx.progress(Event.REPETITION, {"point": index, "repetition": rep, "of": p.repetitions})
+                ctx.progress(Event.STEP, {"done": index * p.repetitions + rep, "of": len(p.set_points) * p.repetitions,
                                       "label": f"set point {sp:g}, repetition {rep}/{p.repetitions}"})
                 if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
@@ -164,8 +160,6 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                                     p.uut_resolution, standard.resolution)
             points.append(point)
             await ctx.complete(index, asdict(point))
-    finally:
-        await leave_safe(ctx, {p.source: source})   # whatever happened, the heat source goes to its safe set point
     return Outcome(p, points, [evaluate(pt) for pt in points])
 
 

@@ -19,10 +19,11 @@ from labd.calc.checks import Stability, working_standard_stability
 from labd.drivers import TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
+from .events import Event
 from .params import param
 from .results import ResultTable
 from .stability import StabilityCriterion, wait_stable
-from .steps import check_set_points, heat, leave_safe, record_ambient, standards_used
+from .steps import check_set_points, heat, record_ambient, standards_used
 
 NAME = "working-standard-check"
 VERSION = "1.0"
@@ -125,7 +126,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     source = ctx.instrument(p.source, TemperatureSource)
     correction = ctx.standards[p.working_standard].correction(p.set_point)
     assigned = ctx.standards[p.check_standard].correction(p.set_point)
-    try:
+    async with ctx.safe({p.source: source}):
         saved = ctx.resumed(0)
         if saved is None:
             await readout.open()
@@ -145,23 +146,16 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                                          0, "working standard"),
                          RecordedReading(t, p.readout, "temperature", b.value, b.unit, b.raw, b.value + assigned.value,
                                          0, "check standard")]
-                held = await ctx.checkpoint()
-                for r in taken:
-                    if held == "suspended":
-                        r.used, r.note = False, "taken while ambient conditions were out of limits"
-                    await ctx.record(r)
-                if held != "suspended":
+                if await ctx.keep(*taken):
                     ws.append(a.value + correction.value)
                     cs.append(b.value + assigned.value)
-                    ctx.progress("step", {"done": len(ws), "of": p.readings, "label": "reading"})
+                    ctx.progress(Event.STEP, {"done": len(ws), "of": p.readings, "label": "reading"})
                 await ctx.clock.sleep(p.interval)
             await record_ambient(ctx, 0)
             diffs = np.asarray(ws) - np.asarray(cs)
             await ctx.complete(0, {"value": float(diffs.mean()), "sd": float(diffs.std(ddof=1)), "n": int(diffs.size),
                                    "certificates": [correction.certificate, assigned.certificate]})
         saved = ctx.saved(0)
-    finally:
-        await leave_safe(ctx, {p.source: source})
     day = {"date": today, **saved}
     days = [{k: d[k] for k in ("date", "value", "sd", "n")} for d in earlier] + [day]
     stability = None

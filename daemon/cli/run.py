@@ -30,6 +30,7 @@ from labd.daemon.engine import (Conflict, Reservations, RunFailed, RunRefused, a
 from labd.daemon.records import Records, RecordsError
 from labd.procedures import RunContext, register
 from labd.procedures.clock import Clock, WallClock
+from labd.procedures.events import Event
 from labd.procedures.context import Prompt, effective
 
 from .common import config as load, config_option, console, records_option
@@ -166,12 +167,12 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
             task = bar.add_task(name, total=None)
 
             def progress(event: str, data: dict) -> None:
-                if event == "step":
+                if event == Event.STEP:
                     bar.update(task, completed=data["done"], total=data["of"],
                                description=f"{name}: {data.get('label', '')}")
-                elif event == "stabilising":
+                elif event == Event.STABILISING:
                     bar.update(task, description=f"{name}: stabilising, {data['value']:.3f} ({data['elapsed']:.0f} s)")
-                elif event in ("suspended", "paused"):
+                elif event in (Event.SUSPENDED, Event.PAUSED):
                     bar.update(task, description=f"{name}: {event} {data.get('reason', '')}")
 
             ctx = RunContext(run_id, name, operator, instruments, register(config.standards), clock, ask, progress,

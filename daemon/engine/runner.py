@@ -17,6 +17,7 @@ from typing import Any
 from labd.drivers import InstrumentError
 from labd.procedures import PROCEDURES, ProcedureInfo, RecordedReading, RunContext, StandardError
 from labd.procedures.context import AnswerError
+from labd.procedures.events import Event
 from labd.procedures.control import Aborted, AmbientSuspender, RunControl
 from labd.procedures.params import build, to_dict
 from labd.procedures.results import Outcome
@@ -136,7 +137,7 @@ async def start_record(records: Records, ctx: RunContext, info: ProcedureInfo, r
 
 
 def set_state(ctx: RunContext, state: str, **data: Any) -> None:
-    ctx.event("state", state=state, **data)
+    ctx.event(Event.STATE, state=state, **data)
 
 
 def claims_of(ctx: RunContext, params: Any) -> dict[str, frozenset[int] | None]:
@@ -213,7 +214,7 @@ async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Outcome:
 
 def _safety(ctx: RunContext) -> str:
     """Say the instruments were left safe only when every attempt to do so succeeded."""
-    failed = [e for e in ctx.events if e["event"] == "safe_state_failed"]
+    failed = [e for e in ctx.events if e["event"] == Event.SAFE_STATE_FAILED]
     if failed:
         return "CHECK THE BENCH: " + "; ".join(f"{e['instrument']} could not be made safe ({e['error']})"
                                                for e in failed)

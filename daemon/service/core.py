@@ -19,6 +19,7 @@ from labd.daemon.engine import RunRefused, bench
 from labd.daemon.records import Records, RecordsReader
 from labd.drivers import InstrumentError
 from labd.procedures.clock import Clock, WallClock
+from labd.procedures.events import Event
 from labd.procedures.stability import StabilityCriterion, StabilityWindow
 
 from . import systemd
@@ -157,25 +158,26 @@ class Service:
         return [p.name for p in written]
 
     def on_progress(self, run: ActiveRun, event: str, data: dict[str, Any]) -> None:
-        if event == "reading":
+        if event == Event.READING:
             r = data["reading"]
             self.metrics.readings.labels(instrument=r.instrument).inc()
             self._live(r.instrument, {"run_id": run.run_id, "time": r.time, "quantity": r.quantity,
                                       "value": r.value, "corrected": r.corrected, "unit": r.unit, "role": r.role,
                                       "used": r.used})
             return
-        if event == "state":
+        if event == Event.STATE:
             run.state, run.error = data["state"], data.get("error", run.error)
-        elif event in ("paused", "suspended"):
-            run.state = event
+        elif event in (Event.PAUSED, Event.SUSPENDED):
+            run.state = str(event)
             run.progress["reason"] = data.get("reason", "")
-        elif event == "resumed":
+        elif event == Event.RESUMED:
             run.state = "running"
-        elif event == "step":
+        elif event == Event.STEP:
             run.progress.update(done=data["done"], of=data["of"], label=data.get("label", ""))
-        elif event == "stabilising":
+        elif event == Event.STABILISING:
             run.progress.update(label=f"stabilising, {data['value']:.4f}", elapsed=data["elapsed"])
-        elif event not in ("stable", "set_point", "point_complete", "heating", "queue", "prompt_withdrawn"):
+        elif event not in (Event.STABLE, Event.SET_POINT, Event.POINT_COMPLETE, Event.HEATING, Event.QUEUE,
+                           Event.PROMPT_WITHDRAWN):
             return
         self.publish_state(run)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from labd.daemon.engine import RunRefused, authorise
 from labd.daemon.records import RecordsReader
 from labd.procedures import PROCEDURES
+from labd.procedures.events import Event
 from labd.procedures.params import describe, json_schema
 
 from .commands import Command, CommandError, parse
@@ -80,7 +81,7 @@ class Handling:
                 control = run.ctx.control
                 {"pause": control.pause, "resume": control.resume,
                  "abort": lambda: control.abort(cmd.reason or f"aborted by {cmd.operator}")}[cmd.action]()
-            run.ctx.event("control", action=cmd.action, operator=cmd.operator)
+            run.ctx.event(Event.CONTROL, action=cmd.action, operator=cmd.operator)
             return {"run_id": run.run_id, "state": run.state}
         if cmd.action == "answer":
             run = runs.find(cmd.run_id)
@@ -92,7 +93,7 @@ class Handling:
             if s.operator_sim is not None and run.prompt.action:
                 simulated = await s.operator_sim.perform(run.prompt.action)
                 value = simulated if run.prompt.kind == "number" and cmd.value in ("", "simulate") else value
-            run.ctx.event("answered_by", key=cmd.prompt, operator=cmd.operator)
+            run.ctx.event(Event.ANSWERED_BY, key=cmd.prompt, operator=cmd.operator)
             if run.answer is not None and not run.answer.done():
                 run.answer.set_result(value)
             return {"run_id": run.run_id}

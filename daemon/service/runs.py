@@ -22,6 +22,7 @@ from labd.daemon.engine import (Conflict, Reservation, Reservations, RunFailed, 
                                 procedure, refuse, run_control, set_state, start_record)
 from labd.daemon.records import RecordsReader
 from labd.procedures import ProcedureInfo, Prompt, RunContext, register
+from labd.procedures.events import Event
 
 if TYPE_CHECKING:
     from .core import Service
@@ -167,7 +168,7 @@ class Runs:
             else:
                 self.service.publish_state(run)
         for run in self.queue:
-            run.ctx.progress("queue", {"position": self.position(run), "waiting_for": run.waiting_for})
+            run.ctx.progress(Event.QUEUE, {"position": self.position(run), "waiting_for": run.waiting_for})
 
     def _watch_queue(self) -> None:
         if self._watch is None or self._watch.done():
