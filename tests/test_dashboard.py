@@ -65,6 +65,12 @@ async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_p
         form = page.locator("#prompt")
         await form.wait_for(state="visible", timeout=15000)
         assert "Insert the reference probe" in await page.locator("#question").inner_text()
+        # The dry-block is the run's now: no stale "stable" from the monitor, but whose it is.
+        held = page.locator('.inst[data-id="dry_block"] .value')
+        await page.wait_for_function(f"document.querySelector('.inst[data-id=\"dry_block\"] .value')"
+                                     f".textContent.includes('{run_id}')", timeout=15000)
+        assert await page.locator('.inst[data-id="dry_block"] .badge').inner_text() == "in use"
+        assert "by run" in await held.inner_text()
 
         await page.fill("#operator", "trainee")     # not authorised for this procedure
         await page.fill("#answer", "done")

@@ -66,7 +66,7 @@ async def follow_calibration(client: aiomqtt.Client, *, on_reading=None, timeout
                     answered = True
                     await send(client, id="a1", action="answer", operator="demo", run_id=data["run_id"],
                                prompt="insert_probes", value="done")
-            elif "/instruments/" in topic and data.get("run_id"):
+            elif "/instruments/" in topic and data.get("run_id") and "value" in data:   # readings, not markers
                 seen["readings"].append(data)
                 if on_reading:
                     await on_reading(len(seen["readings"]))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_PAYLOAD = 64 * 1024
+MAX_DEPTH = 16          # a command is a flat object with a params table: anything deeper is not one
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ACTIONS = ("start", "pause", "resume", "abort", "cancel", "move", "answer", "status", "list")
 
@@ -52,8 +53,33 @@ class Command(BaseModel):
         return self
 
 
+def nesting(payload: bytes) -> int:
+    """How deep the brackets of a JSON text go, counted without parsing it (strings skipped): Python's json
+    recurses, and a payload thousands of levels deep must be refused before it can exhaust the stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in payload:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:        # backslash
+                escaped = True
+            elif byte == 0x22:        # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):    # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):    # ] }
+            depth -= 1
+    return deepest
+
+
 def best_effort_id(payload: bytes) -> str | None:
     """The command's id if one can be read, so that even a bad command gets its reply where it is awaited."""
+    if len(payload) > MAX_PAYLOAD or nesting(payload) > MAX_DEPTH:
+        return None
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
@@ -66,11 +92,14 @@ def parse(payload: bytes) -> Command:
     cid = best_effort_id(payload)
     if len(payload) > MAX_PAYLOAD:
         raise CommandError(f"command too large ({len(payload)} bytes; at most {MAX_PAYLOAD})", cid)
+    depth = nesting(payload)
+    if depth > MAX_DEPTH:
+        raise CommandError(f"command nested too deeply ({depth} levels; at most {MAX_DEPTH})", cid)
     try:
         data = json.loads(payload)
     except UnicodeDecodeError:
         raise CommandError("command is not UTF-8 text", cid) from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CommandError(f"command is not valid JSON: {exc}", cid) from None
     if not isinstance(data, dict):
         raise CommandError("command must be a JSON object", cid)

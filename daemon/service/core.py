@@ -181,6 +181,14 @@ class Service:
             return
         self.publish_state(run)
 
+    def held_by(self, run: ActiveRun) -> None:
+        """The live view of each instrument a run takes says so: the monitor no longer reads it, and its last
+        monitored value (a dry-block "stable" at room temperature) must not stand for what the run is doing.
+        The run's own readings replace it as they come."""
+        for iid in run.claims:
+            self._live(iid, {"run_id": run.run_id, "time": self.clock.now(), "held_by": run.run_id,
+                             "instrument_use": f"in use by run {run.run_id}"})
+
     def run_state(self, run: ActiveRun) -> dict[str, Any]:
         p = run.prompt
         from labd.daemon.engine import describe_claims
@@ -218,10 +226,13 @@ class Service:
             busy = self.runs_.busy()
             lines: list[str] = []
             for iid, inst in self.instruments.items():
-                if iid in busy:
+                if iid in busy or iid in self.runs_.held_here():   # a run may have taken it since
                     continue
                 try:
-                    for r in await inst.sample():
+                    sampled = await inst.sample()
+                    if iid in self.runs_.held_here():    # taken while it was being read: the run's now
+                        continue
+                    for r in sampled:
                         now = self.clock.now()
                         self._live(iid, {"run_id": None, "time": now, "quantity": r.quantity, "value": r.value,
                                          "unit": r.unit, "stable": r.stable, "channel": r.channel})

@@ -83,9 +83,11 @@ class Runs:
 
     def busy(self) -> frozenset[str]:
         """Instruments that a run holds, here or in another labd process on this bench."""
-        here = {iid for run in self.active.values() for iid in run.claims}
         elsewhere = {name for name in self.reservations.held() if name in self.service.instruments}
-        return frozenset(here | elsewhere)
+        return frozenset(self.held_here() | elsewhere)
+
+    def held_here(self) -> set[str]:
+        return {iid for run in self.active.values() for iid in run.claims}
 
     def position(self, run: ActiveRun) -> int | None:
         return self.queue.index(run) + 1 if run in self.queue else None
@@ -155,6 +157,7 @@ class Runs:
     def _launch(self, run: ActiveRun) -> None:
         run.state = "running"
         self.active[run.run_id] = run
+        self.service.held_by(run)
         run.task = asyncio.create_task(self._execute(run), name=f"run {run.run_id}")
         log.info("run %s (%s) started by %s from %s on %s", run.run_id, run.procedure, run.operator, run.source,
                  describe_claims(run.claims))
