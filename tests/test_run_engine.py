@@ -140,6 +140,7 @@ async def test_a_conflicting_start_is_queued_and_runs_when_the_first_ends(tmp_pa
 
 async def test_fifty_near_simultaneous_starts_never_share_an_instrument(tmp_path, mosquitto, monkeypatch):
     monkeypatch.setenv("LABD_SERVICE__WRITE_DOCUMENTS", "false")   # fifty reports are not what is tested here
+    monkeypatch.setenv("LABD_SERVICE__COMMAND_BURST", "200")       # fifty starts at once from one sender
     tiny = {"source": "", "channel": 1, "duration_hours": 0.025, "interval": 30.0, "reference_standard": ""}
     async with running_service(tmp_path, mosquitto, speed=200) as service:
         async with tablet(mosquitto) as client:

@@ -59,7 +59,11 @@ class LiveService:
         self.broker = Mosquitto()
         self.broker.start()
         self.loop = asyncio.new_event_loop()
-        self.service = Service(load_config(CONFIG), simulate=True, speed=50, seed=1, mqtt_url=self.broker.url(),
+        # The fuzz is meant to reach the parser and the run logic, not the rate limit (tested on its own).
+        config = load_config(CONFIG)
+        config = config.model_copy(update={"service": config.service.model_copy(
+            update={"command_burst": 10000, "command_rate": 10000.0})})
+        self.service = Service(config, simulate=True, speed=50, seed=1, mqtt_url=self.broker.url(),
                                records_path=str(tmp / "labd.sqlite"))
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

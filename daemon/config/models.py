@@ -146,6 +146,9 @@ class ServiceConfig(_Strict):
     dashboard_port: int | None = Field(default=None, ge=0, le=65535)
     documents: str | None = None     # folder for the documents of completed runs; default: <data_dir>/documents
     write_documents: bool = True     # write each completed run's document (certificate, report) at once
+    # Commands from one sender: a burst of `command_burst`, then `command_rate` per second; more are refused.
+    command_burst: int = Field(default=30, ge=1, le=10000)
+    command_rate: float = Field(default=5.0, gt=0, le=10000)
     # /healthz and Prometheus /metrics on 127.0.0.1:<port> (None: not served); `metrics_host` to widen it.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"

@@ -92,8 +92,15 @@ class Resumed:
 
 
 def load_for_resume(path, run_id: str) -> Resumed:
-    with RecordsReader(path) as reader:
-        summary = reader.run(run_id)
+    try:
+        reader = RecordsReader(path)
+    except RecordsError:
+        raise RunRefused(f"no run {run_id!r} on record") from None
+    with reader:
+        try:
+            summary = reader.run(run_id)
+        except RecordsError:
+            raise RunRefused(f"no run {run_id!r} on record") from None
         if summary.state in FINISHED:
             raise RunRefused(f"run {run_id} is {summary.state}; only an interrupted or failed run can be resumed")
         rows = reader.readings(run_id)

@@ -41,13 +41,12 @@ class RecordsReader:
         self.path = Path(path)
         if not self.path.exists():
             raise RecordsError(f"no records at {self.path}")
-        self.conn = connect(self.path)
-        self.conn.row_factory = sqlite3.Row
         try:
             # A file that is not SQLite, or SQLite that is not labd's records, is named as such, not a traceback.
+            self.conn = connect(self.path)
+            self.conn.row_factory = sqlite3.Row
             found = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
             raise RecordsError(f"{self.path} is not a records database ({exc})") from None
         missing = set(TABLES) - found
         if missing:

@@ -7,7 +7,9 @@ refused when there are several.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from labd.daemon.engine import RunRefused, authorise
@@ -16,7 +18,7 @@ from labd.procedures import PROCEDURES
 from labd.procedures.events import Event
 from labd.procedures.params import describe, json_schema
 
-from .commands import Command, CommandError, parse
+from .commands import Command, CommandError, best_effort_id, parse
 from .health import Metrics
 
 if TYPE_CHECKING:
@@ -25,14 +27,52 @@ if TYPE_CHECKING:
 log = logging.getLogger("labd.service")
 
 
+def _claimed_operator(payload: bytes) -> str:
+    """Who the payload says sent it, for the rate limit only (authentication is the broker's, issue 14)."""
+    from .commands import MAX_DEPTH, MAX_PAYLOAD, nesting
+    if len(payload) > MAX_PAYLOAD or nesting(payload) > MAX_DEPTH:
+        return "?"
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return "?"
+    op = data.get("operator") if isinstance(data, dict) else None
+    return op[:64] if isinstance(op, str) else "?"
+
+
+class RateLimit:
+    """A token bucket per sender: `burst` commands at once, then `rate` per second."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.buckets: dict[str, tuple[float, float]] = {}     # sender → (tokens, when)
+
+    def allow(self, sender: str) -> bool:
+        now = time.monotonic()
+        tokens, when = self.buckets.get(sender, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - when) * self.rate)
+        allowed = tokens >= 1.0
+        self.buckets[sender] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self.buckets) > 10000:      # forget the quiet ones rather than grow without bound
+            self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 60}
+        return allowed
+
+
 class Handling:
     """The command side of the service: it acts on the service's runs and records every command."""
 
     def __init__(self, service: "Service") -> None:
         self.service = service
+        cfg = service.config.service
+        self.limit = RateLimit(cfg.command_burst, cfg.command_rate)
+        self.limited: set[str] = set()      # senders whose refusal is on record for the current flood
 
     async def on_command(self, payload: bytes, response_topic: str | None, correlation: bytes | None) -> None:
-        reply = await self.command(payload, "mqtt")
+        try:
+            reply = await self.command(payload, "mqtt")
+        except Exception:      # nothing a payload does may end the handler without a reply
+            log.exception("command handling failed")
+            reply = {"id": None, "ok": False, "error": "internal error"}
         if self.service.bus is not None:
             self.service.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
 
@@ -40,6 +80,18 @@ class Handling:
         """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
         s = self.service
         await s.ready.wait()
+        sender = f"{source}:{_claimed_operator(payload)}"
+        if not self.limit.allow(sender):
+            s.metrics.commands.labels(source=source, outcome="limited").inc()
+            if sender not in self.limited:      # one record per flood, not one per junk message
+                self.limited.add(sender)
+                await s.records.command(source, None, payload.decode("utf-8", "replace")[:256],
+                                        f"refused: rate limit ({self.limit.burst} at once, then "
+                                        f"{self.limit.rate:g}/s) from {sender}")
+            return {"id": best_effort_id(payload), "ok": False,
+                    "error": f"too many commands: at most {self.limit.burst} at once, then "
+                             f"{self.limit.rate:g} per second"}
+        self.limited.discard(sender)
         try:
             cmd = parse(payload)
         except CommandError as exc:
@@ -51,9 +103,10 @@ class Handling:
             reply, outcome = {"id": cmd.id, "ok": True, **result}, "ok"
         except (RunRefused, CommandError, ValueError) as exc:
             reply, outcome = {"id": cmd.id, "ok": False, "error": str(exc)}, f"refused: {exc}"
-        except Exception as exc:   # never let a command take the service down
+        except Exception as exc:   # never let a command take the service down; the log has the details
             log.exception("command %s failed", cmd.id)
-            reply, outcome = {"id": cmd.id, "ok": False, "error": f"internal error: {exc!r}"}, f"error: {exc!r}"
+            reply = {"id": cmd.id, "ok": False, "error": "internal error; the service's log says more"}
+            outcome = f"error: {type(exc).__name__}"
         await s.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
         s.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
         return reply

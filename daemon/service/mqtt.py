@@ -84,6 +84,7 @@ class Bus:
         self._client: aiomqtt.Client | None = None
         self._leaving = asyncio.Event()
         self._quiet = asyncio.Event()      # set while nothing queued is waiting for the broker
+        self._last_failure: str | None = None
         self.dropped = 0
 
     # --- publishing (never blocks the caller) -------------------------------------------------------------------
@@ -129,6 +130,7 @@ class Bus:
                     for topic, payload in list(self.retained.items()):
                         await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
+                    self._last_failure = None
                     log.info("connected to the broker at %s:%d", a.host, a.port)
                     backoff = 0.5
                     # Until the connection fails, or goodbye() asks to leave: then the context exits by itself
@@ -146,10 +148,16 @@ class Bus:
                     for t in done:
                         t.result()       # the failure that ended the connection
             except aiomqtt.MqttError as exc:
+                reason = str(exc) or type(exc).__name__
                 if self.connected.is_set():
-                    log.warning("broker connection lost: %s", exc)
+                    log.warning("broker connection lost: %s", reason)
+                elif reason != self._last_failure:
+                    # Refused credentials, a certificate that does not verify, nobody listening: said once per
+                    # reason, not at every retry.
+                    log.warning("cannot connect to the broker at %s:%d: %s (retrying)", a.host, a.port, reason)
                 else:
-                    log.debug("broker not reachable: %s", exc)
+                    log.debug("broker still not reachable: %s", reason)
+                self._last_failure = reason
             finally:
                 self.connected.clear()
                 self._client = None
