@@ -1,9 +1,10 @@
-"""Building blocks every procedure uses: recording the ambient conditions, leaving instruments safe."""
+"""Building blocks every procedure uses: recording the ambient conditions, heating, cross-checks of set points
+and loads, the standards a run relies on. (Leaving instruments safe is `ctx.safe`.)"""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from labd.drivers import AmbientSensor, Instrument
+from labd.drivers import AmbientSensor
 from labd.drivers.errors import NotSupported
 
 from .context import RecordedReading, RunContext
@@ -24,12 +25,6 @@ async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedRea
         except Exception as exc:     # a missing room reading must not stop a calibration; it is on record
             ctx.event(Event.AMBIENT_UNAVAILABLE, instrument=iid, error=str(exc))
     return out
-
-
-async def leave_safe(ctx: RunContext, instruments: Mapping[str, Instrument]) -> None:
-    """Each instrument to its safe state (calibrator in standby, heat source at its safe set point); procedures
-    use `async with ctx.safe(...)`, which does this on every way out."""
-    await ctx.make_safe(instruments)
 
 
 async def heat(ctx: RunContext, source, set_point: float) -> None:

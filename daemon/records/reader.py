@@ -67,12 +67,16 @@ class RecordsReader:
         row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise RecordsError(f"no run {run_id!r} in {self.path}")
-        state = self.conn.execute("SELECT data, attempt FROM events WHERE run_id = ? AND kind = 'state' "
-                                  "ORDER BY id DESC LIMIT 1", (run_id,)).fetchone()
         attempt = self.conn.execute("SELECT MAX(attempt) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
         return RunSummary(row["run_id"], row["procedure"], row["version"], row["operator"], row["station"],
                           json.loads(row["params"]), json.loads(row["resolved"]), bool(row["simulated"]),
-                          row["created"], json.loads(state["data"])["state"] if state else "created", attempt or 1)
+                          row["created"], self._last_state(run_id)["state"], attempt or 1)
+
+    def _last_state(self, run_id: str) -> dict:
+        """The data of the run's latest state event; a run with none is "created"."""
+        row = self.conn.execute("SELECT data FROM events WHERE run_id = ? AND kind = 'state' ORDER BY id DESC "
+                                "LIMIT 1", (run_id,)).fetchone()
+        return json.loads(row["data"]) if row else {"state": "created"}
 
     def runs(self) -> list[RunSummary]:
         ids = [r[0] for r in self.conn.execute("SELECT run_id FROM runs ORDER BY created")]
@@ -82,10 +86,8 @@ class RecordsReader:
         """Runs the service should take up again: still going or queued when their process ended (it was
         killed), or interrupted by the service's own stop."""
         out = []
-        for (run_id,) in self.conn.execute("SELECT run_id FROM runs ORDER BY created"):
-            last = self.conn.execute("SELECT data FROM events WHERE run_id = ? AND kind = 'state' ORDER BY id DESC "
-                                     "LIMIT 1", (run_id,)).fetchone()
-            data = json.loads(last["data"]) if last else {"state": "created"}
+        for (run_id,) in self.conn.execute("SELECT run_id FROM runs ORDER BY created").fetchall():
+            data = self._last_state(run_id)
             if data["state"] in ("running", "created", "queued") or (
                     data["state"] == "interrupted" and data.get("by") == "service"):
                 out.append(run_id)

@@ -76,16 +76,28 @@ def nesting(payload: bytes) -> int:
     return deepest
 
 
-def best_effort_id(payload: bytes) -> str | None:
-    """The command's id if one can be read, so that even a bad command gets its reply where it is awaited."""
+def _peek(payload: bytes) -> dict[str, Any]:
+    """The payload as an object when it safely is one (within the limits), else empty: for reading the id or
+    the sender of a command that may be invalid."""
     if len(payload) > MAX_PAYLOAD or nesting(payload) > MAX_DEPTH:
-        return None
+        return {}
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    cid = data.get("id") if isinstance(data, dict) else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def best_effort_id(payload: bytes) -> str | None:
+    """The command's id if one can be read, so that even a bad command gets its reply where it is awaited."""
+    cid = _peek(payload).get("id")
     return cid if isinstance(cid, str) and ID.match(cid) else None
+
+
+def claimed_operator(payload: bytes) -> str:
+    """Who the payload says sent it, for the rate limit only (authentication is the broker's, issue 14)."""
+    op = _peek(payload).get("operator")
+    return op[:64] if isinstance(op, str) else "?"
 
 
 def parse(payload: bytes) -> Command:

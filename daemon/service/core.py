@@ -15,7 +15,7 @@ import ssl
 from typing import Any
 
 from labd.daemon.config import Config, documents_dir, records_path as resolve_records
-from labd.daemon.engine import RunRefused, bench
+from labd.daemon.engine import RunRefused, bench, describe_claims
 from labd.daemon.records import Records, RecordsReader
 from labd.drivers import InstrumentError
 from labd.procedures.clock import Clock, WallClock
@@ -191,7 +191,6 @@ class Service:
 
     def run_state(self, run: ActiveRun) -> dict[str, Any]:
         p = run.prompt
-        from labd.daemon.engine import describe_claims
         state = {"run_id": run.run_id, "procedure": run.procedure, "operator": run.operator, "state": run.state,
                  "attempt": run.ctx.attempt, "progress": run.progress, "error": run.error, "time": self.clock.now(),
                  "instruments": describe_claims(run.claims),
@@ -223,10 +222,10 @@ class Service:
         while True:
             # Never an instrument a run holds (here or in another labd process): the run's own readings are the
             # live view of it, and a monitor query in the middle of a run's exchange would disturb it.
-            busy = self.runs_.busy()
+            elsewhere = self.runs_.held_elsewhere()
             lines: list[str] = []
             for iid, inst in self.instruments.items():
-                if iid in busy or iid in self.runs_.held_here():   # a run may have taken it since
+                if iid in elsewhere or iid in self.runs_.held_here():
                     continue
                 try:
                     sampled = await inst.sample()

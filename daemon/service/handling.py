@@ -7,7 +7,6 @@ refused when there are several.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,26 +17,13 @@ from labd.procedures import PROCEDURES
 from labd.procedures.events import Event
 from labd.procedures.params import describe, json_schema
 
-from .commands import Command, CommandError, best_effort_id, parse
+from .commands import Command, CommandError, best_effort_id, claimed_operator, parse
 from .health import Metrics
 
 if TYPE_CHECKING:
     from .core import Service
 
 log = logging.getLogger("labd.service")
-
-
-def _claimed_operator(payload: bytes) -> str:
-    """Who the payload says sent it, for the rate limit only (authentication is the broker's, issue 14)."""
-    from .commands import MAX_DEPTH, MAX_PAYLOAD, nesting
-    if len(payload) > MAX_PAYLOAD or nesting(payload) > MAX_DEPTH:
-        return "?"
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return "?"
-    op = data.get("operator") if isinstance(data, dict) else None
-    return op[:64] if isinstance(op, str) else "?"
 
 
 class RateLimit:
@@ -80,7 +66,7 @@ class Handling:
         """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
         s = self.service
         await s.ready.wait()
-        sender = f"{source}:{_claimed_operator(payload)}"
+        sender = f"{source}:{claimed_operator(payload)}"
         if not self.limit.allow(sender):
             s.metrics.commands.labels(source=source, outcome="limited").inc()
             if sender not in self.limited:      # one record per flood, not one per junk message

@@ -49,6 +49,7 @@ class ActiveRun:
     error: str | None = None
     reservation: Reservation | None = None
     waiting_for: str = ""
+    told: tuple[int | None, str] | None = None     # the queue place last published
 
     @property
     def instruments(self) -> frozenset[str]:
@@ -81,12 +82,12 @@ class Runs:
                 return run
         raise RunRefused(f"no run {run_id} in progress")
 
-    def busy(self) -> frozenset[str]:
-        """Instruments that a run holds, here or in another labd process on this bench."""
-        elsewhere = {name for name in self.reservations.held() if name in self.service.instruments}
-        return frozenset(self.held_here() | elsewhere)
+    def held_elsewhere(self) -> set[str]:
+        """Instruments held by a run of another labd process on this bench (a look at the lock files)."""
+        return {name for name in self.reservations.held() if name in self.service.instruments}
 
     def held_here(self) -> set[str]:
+        """Instruments this service's runs hold; cheap, so checked again after every await."""
         return {iid for run in self.active.values() for iid in run.claims}
 
     def position(self, run: ActiveRun) -> int | None:
@@ -131,8 +132,8 @@ class Runs:
         else:
             self.queue.append(run)
             run.state = "queued"
+            run.told = (len(self.queue), run.waiting_for)
             set_state(ctx, "queued", waiting_for=run.waiting_for, position=len(self.queue))
-            s.publish_state(run)
             self._watch_queue()
             log.info("run %s (%s) queued: waiting for %s", run_id, info.name, run.waiting_for)
         return {"run_id": run_id, "state": run.state, **({"position": self.position(run),
@@ -163,15 +164,17 @@ class Runs:
                  describe_claims(run.claims))
 
     def advance(self) -> None:
-        """Start every queued run whose instruments are free, in queue order."""
+        """Start every queued run whose instruments are free, in queue order; tell the others' live views when
+        their place or what they wait for changed (the poll looks every few seconds; most looks change nothing)."""
         for run in list(self.queue):
             if self._grant(run):
                 self.queue.remove(run)
                 self._launch(run)
-            else:
-                self.service.publish_state(run)
         for run in self.queue:
-            run.ctx.progress(Event.QUEUE, {"position": self.position(run), "waiting_for": run.waiting_for})
+            place = (self.position(run), run.waiting_for)
+            if place != run.told:
+                run.told = place
+                run.ctx.progress(Event.QUEUE, {"position": place[0], "waiting_for": place[1]})
 
     def _watch_queue(self) -> None:
         if self._watch is None or self._watch.done():
