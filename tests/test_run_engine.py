@@ -240,3 +240,44 @@ async def test_sigterm_with_two_runs_leaves_both_safe_and_both_resume_on_restart
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 60)
+
+
+async def test_queued_runs_are_moved_and_cancelled_and_the_queue_goes_on(tmp_path):
+    from labd.daemon.config import load_config
+    from labd.daemon.service import Service
+    from labd.daemon.service.commands import Command
+
+    service = Service(load_config(REPO / "config"), simulate=True, speed=50, seed=1,
+                      records_path=str(tmp_path / "labd.sqlite"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+
+    async def act(**fields) -> dict:
+        return await service.handling.handle(Command(id="x", operator="demo", **fields))
+    try:
+        await asyncio.wait_for(service.ready.wait(), 30)
+        first = await act(action="start", procedure="stability-run", params={**STABILITY, "duration_hours": 4.0})
+        a = await act(action="start", procedure="thermometer-calibration", params=QUICK_T)
+        b = await act(action="start", procedure="thermometer-calibration", params=QUICK_T)
+        assert (first["state"], a["state"], b["state"], a["position"], b["position"]) == (
+            "running", "queued", "queued", 1, 2)
+        assert f"run {a['run_id']}, queued before it" == b["waiting_for"]
+        await act(action="move", run_id=b["run_id"], position=1)
+        assert [r.run_id for r in service.runs_.queue] == [b["run_id"], a["run_id"]]
+        await act(action="cancel", run_id=a["run_id"], reason="customer withdrew")
+        assert [r.run_id for r in service.runs_.queue] == [b["run_id"]]
+        await act(action="abort", run_id=first["run_id"])
+        for _ in range(200):      # the stability run ends safe; the moved run gets the instruments
+            if any(r.run_id == b["run_id"] and r.state == "running" for r in service.runs()):
+                break
+            await asyncio.sleep(0.05)
+        assert any(r.run_id == b["run_id"] and r.state == "running" for r in service.runs())
+        await act(action="abort", run_id=b["run_id"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        assert reader.run(a["run_id"]).state == "cancelled"
+        assert reader.events(a["run_id"], "state")[-1]["data"]["error"] == "customer withdrew"
+        assert reader.run(first["run_id"]).state == "aborted"
+        assert not reader.readings(a["run_id"])          # a cancelled run never touched an instrument
