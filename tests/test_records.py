@@ -106,3 +106,130 @@ async def test_export_csv_and_json(tmp_path):
     assert len(lines) == 4 and ",30.0001," in lines[2]
     assert data["run"]["run_id"] == "r1" and len(data["readings"]) == 3
     assert data["events"][0]["data"] == {"state": "completed"}
+
+
+def _unguarded(path) -> sqlite3.Connection:
+    """The database as someone with write access to the file sees it: triggers dropped."""
+    conn = sqlite3.connect(path)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    return conn
+
+
+def _rechain_without_the_key(conn: sqlite3.Connection) -> None:
+    """What the plain SHA-256 chain let anyone do: recompute every digest and link after an edit."""
+    import hashlib
+    from labd.daemon.records.schema import GENESIS, TABLES, digest
+    prev = GENESIS
+    for seq, table, key in conn.execute("SELECT seq, tbl, row_key FROM audit ORDER BY seq").fetchall():
+        id_col = "run_id" if table == "runs" else "id"
+        row = conn.execute(f"SELECT {', '.join(TABLES[table])} FROM {table} WHERE {id_col} = ?",
+                           (key if table == "runs" else int(key),)).fetchone()
+        d = digest(table, key, tuple(row))
+        h = hashlib.sha256(f"{prev}:{seq}:{d}".encode()).hexdigest()
+        conn.execute("UPDATE audit SET digest = ?, prev = ?, hash = ? WHERE seq = ?", (d, prev, h, seq))
+        prev = h
+
+
+async def test_the_key_and_the_head_live_outside_the_database(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path)
+    key = tmp_path / "keys" / "records.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    head = json.loads((tmp_path / "keys" / "labd.sqlite.head").read_text())
+    with RecordsReader(path) as reader:
+        result = reader.verify()
+    assert result.ok and head["seq"] == result.entries and head["hash"] == result.head
+
+
+async def test_an_edit_rechained_without_the_key_is_detected(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path)
+    conn = _unguarded(path)
+    conn.execute("UPDATE readings SET value = 30.5 WHERE id = 3")
+    _rechain_without_the_key(conn)
+    conn.commit()
+    conn.close()
+    with RecordsReader(path) as reader:
+        result = reader.verify()
+    assert not result.ok
+    assert any("chain broken" in p for p in result.problems), result.problems
+
+
+async def test_a_deleted_tail_is_detected(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path)
+    conn = _unguarded(path)
+    conn.execute("DELETE FROM audit WHERE seq > 20")
+    conn.execute("DELETE FROM results")
+    conn.execute("DELETE FROM events")
+    conn.execute("DELETE FROM readings WHERE id > 19")
+    conn.commit()
+    conn.close()
+    with RecordsReader(path) as reader:
+        result = reader.verify()
+    assert any("end at audit entry 20 but their head says 23" in p for p in result.problems), result.problems
+    with pytest.raises(Exception, match="end at audit entry 20"):     # nor does a writer append to them
+        await Records(path).open()
+
+
+async def test_a_database_replaced_by_an_older_copy_is_detected(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path, n=5)
+    older = path.read_bytes()
+    store = await Records(path).open()
+    await store.result("r1", "note", {"later": True})
+    await store.close()
+    path.write_bytes(older)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    with RecordsReader(path) as reader:
+        result = reader.verify()
+    assert any("replaced by an older copy" in p for p in result.problems), result.problems
+
+
+async def test_a_forged_head_a_missing_head_and_a_missing_key_are_each_named(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path, n=3)
+    head_file = tmp_path / "keys" / "labd.sqlite.head"
+    head = json.loads(head_file.read_text())
+    head_file.write_text(json.dumps({**head, "seq": 3}))
+    with RecordsReader(path) as reader:
+        assert any("not signed with this key" in p for p in reader.verify().problems)
+    head_file.unlink()
+    with RecordsReader(path) as reader:
+        assert any("no head file" in p for p in reader.verify().problems)
+    (tmp_path / "keys" / "records.key").unlink()
+    with RecordsReader(path) as reader:
+        assert any("no records key" in p for p in reader.verify().problems)
+
+
+async def test_a_run_scoped_verification_checks_that_runs_rows_and_the_whole_chain(tmp_path):
+    path = tmp_path / "labd.sqlite"
+    await _filled(path)
+    store = await Records(path).open()
+    await store.create_run(run_id="r2", procedure="p", version="1", operator="demo", station="s", params={},
+                           resolved={}, simulated=True)
+    await store.close()
+    conn = _unguarded(path)
+    conn.execute("UPDATE readings SET value = 31 WHERE id = 2")
+    conn.commit()
+    conn.close()
+    with RecordsReader(path) as reader:
+        assert reader.verify("r2").ok                       # r2 does not rest on the edited reading
+        assert not reader.verify("r1").ok and not reader.verify().ok
+
+
+async def test_no_document_or_export_from_records_that_fail_verification(tmp_path):
+    from labd.daemon.documents import ReportError, load
+    path = tmp_path / "labd.sqlite"
+    await _filled(path)
+    assert load(path, "r1").results == [{"x": 1.5}]
+    conn = _unguarded(path)
+    conn.execute("""UPDATE results SET data = '[{"x": 1.4}]'""")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ReportError, match="fail verification.*results 1\\): the row's content changed"):
+        load(path, "r1")
+    with RecordsReader(path) as reader, pytest.raises(ReportError, match="fail verification"):
+        export_run(reader, "r1", "json")

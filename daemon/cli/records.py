@@ -6,16 +6,16 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from labd.daemon.config import documents_dir, records_path
+from labd.daemon.config import documents_dir, keys_dir, records_path
 from labd.daemon.records import RecordsError, RecordsReader
 
 from .common import config as load, config_option, console, err_console, records_option
 
 
 def _reader(config_dir: str | None, records: str | None) -> RecordsReader:
-    path = Path(records) if records else records_path(load(config_dir))
+    config = load(config_dir)
     try:
-        return RecordsReader(path)
+        return RecordsReader(records_path(config, records), keys_dir(config))
     except RecordsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -47,11 +47,11 @@ def runs(config_dir, records) -> None:
 @records_option
 def export(run_id, fmt, output, config_dir, records) -> None:
     """Export a run's readings (CSV) or its whole record (JSON: run, readings, events, results)."""
-    from labd.daemon.documents import export_run
+    from labd.daemon.documents import ReportError, export_run
     with _reader(config_dir, records) as reader:
         try:
             text = export_run(reader, run_id, fmt)
-        except RecordsError as exc:
+        except (RecordsError, ReportError) as exc:
             raise click.ClickException(str(exc)) from None
     if output:
         Path(output).write_text(text)
@@ -74,7 +74,7 @@ def report(run_id, lang, out, fmt, config_dir, records) -> None:
     from labd.daemon.documents import ReportError, load as load_record, render
     config = load(config_dir)
     try:
-        rec = load_record(records_path(config, records), run_id)
+        rec = load_record(records_path(config, records), run_id, keys_dir(config))
         paths = render(rec, config.lab, lang, documents_dir(config, out),
                        ("html", "pdf") if fmt == "both" else (fmt,))
     except (RecordsError, ReportError) as exc:
@@ -92,7 +92,8 @@ def audit() -> None:
 @config_option
 @records_option
 def audit_verify(config_dir, records) -> None:
-    """Recompute the hash chain over every record; exit 1 if anything was edited, deleted or slipped in."""
+    """Check the keyed chain over every record and the head kept outside the database; exit 1 if anything was
+    edited, re-chained, deleted, slipped in, cut off or rolled back."""
     with _reader(config_dir, records) as reader:
         result = reader.verify()
     if result.ok:

@@ -23,7 +23,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labd.daemon.config import Config, records_path, runs_dir
+from labd.daemon.config import Config, keys_dir, records_path, runs_dir
 from labd.daemon.engine import (Conflict, Reservations, RunFailed, RunRefused, authorise, bench, execute, history_from,
                                 load_for_resume, new_run_id, parameters, preflight, procedure, refuse, run_control,
                                 start_record)
@@ -33,7 +33,7 @@ from labd.procedures.clock import Clock, WallClock
 from labd.procedures.events import Event
 from labd.procedures.context import Prompt, effective
 
-from .common import config as load, config_option, console, records_option
+from .common import config as load, config_option, console, err_console, records_option
 
 
 @click.command()
@@ -108,7 +108,7 @@ async def run_procedure(config: Config, name: str, params: dict[str, Any], *, si
                         sim_start: float | None = None) -> int:
     answers = _answers(answers_file)
     file_operator = answers.pop("operator", None)
-    store = Records(records_path(config, records))
+    store = Records(records_path(config, records), keys_dir(config))
     try:
         await store.open()
     except RecordsError as exc:
@@ -232,10 +232,14 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
 
 async def _documents(store: Records, run_id: str, procedure: str, config: Config, folder: Path) -> str:
     """The run's document (draft certificate, check report, ...), in English and Indonesian, from the record."""
-    from labd.daemon.documents import DOCUMENTS, write_documents
+    from labd.daemon.documents import DOCUMENTS, ReportError, write_documents
     await store.flush()
-    written = await asyncio.to_thread(write_documents, store.path, run_id, config.lab, folder,
-                                      warn=lambda m: console.print(f"[yellow]{m}[/]"))
+    try:
+        written = await asyncio.to_thread(write_documents, store.path, run_id, config.lab, folder,
+                                          warn=lambda m: console.print(f"[yellow]{m}[/]"), keys=store.keys)
+    except ReportError as exc:
+        err_console.print(f"[red]no document[/]: {exc}")
+        return ""
     return f"{DOCUMENTS[procedure].kind} ({', '.join(p.name for p in written)})" if written else ""
 
 

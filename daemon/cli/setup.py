@@ -11,7 +11,8 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
-from labd.daemon.config import Config, documents_dir, records_path
+from labd.daemon.config import Config, documents_dir, keys_dir, records_path
+from labd.daemon.records import RecordsError, Seal, keys_folder
 
 from .common import config as load, console, err_console
 
@@ -31,8 +32,15 @@ def init(directory: str) -> None:
     for name in STARTER_FILES:
         with resources.as_file(starter.joinpath(name)) as src:
             shutil.copyfile(src, target / name)
-    load(str(target), quiet=True)   # what we write must validate
+    config = load(str(target), quiet=True)   # what we write must validate
     console.print(f"written a starter configuration in {target}: {', '.join(STARTER_FILES)}")
+    keys = keys_folder(records_path(config), keys_dir(config))
+    try:
+        Seal.open(keys, create=True)
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"the records key is {keys / 'records.key'} (mode 600): keep it, and back it up apart from "
+                  f"the records")
     console.print(f"edit it, then: labd config check {target}")
 
 

@@ -15,6 +15,11 @@ def records_path(config: Config, override: str | Path | None = None) -> Path:
     return Path(override) if override else under(config.data_dir, config.lab.records, "labd.sqlite")
 
 
+def keys_dir(config: Config) -> Path | None:
+    """`[lab] keys_dir` under the data folder; None: `keys/` beside the records file (labd.daemon.records)."""
+    return under(config.data_dir, config.lab.keys_dir, "keys") if config.lab.keys_dir else None
+
+
 def documents_dir(config: Config, override: str | Path | None = None) -> Path:
     """Where documents of completed runs go: `[service] documents` under the data folder, else documents/."""
     return Path(override) if override else under(config.data_dir, config.service.documents, "documents")
@@ -28,4 +33,4 @@ def runs_dir(config: Config, override: str | Path | None = None) -> Path:
 __all__ = ["ENV_CONFIG", "ENV_DATA", "SYSTEM_CONFIG", "Config", "ConfigError", "CorrectionPoint",
            "EnvironmentLimits", "InfluxConfig", "InstrumentConfig", "LabConfig", "LabSettings", "MqttConfig",
            "OperatorConfig", "ScheduleConfig", "ServiceConfig", "StandardConfig", "documents_dir", "env_name",
-           "example_lab", "find_config", "load_config", "records_path", "runs_dir", "under"]
+           "example_lab", "find_config", "keys_dir", "load_config", "records_path", "runs_dir", "under"]

@@ -186,6 +186,8 @@ class LabConfig(_Strict):
     # folder; unset: $LABD_DATA, else the platform's user data folder (never the working directory).
     data_dir: str | None = None
     records: str = "labd.sqlite"          # relative to data_dir
+    # The records key and the signed heads (mode 0600; best on another file system or owner than the records).
+    keys_dir: str | None = None           # relative to data_dir; default: keys/ beside the records file
     timezone: str = "UTC"                 # the lab's time zone (IANA name, e.g. Asia/Makassar): schedules, documents
 
     @field_validator("timezone")

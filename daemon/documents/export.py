@@ -14,7 +14,10 @@ from labd.procedures.context import interrupted
 
 
 def export_run(reader: RecordsReader, run_id: str, fmt: str) -> str:
+    """Raises ReportError when the records fail verification: an export is a document too."""
+    from .reports import verified
     summary = reader.run(run_id)
+    verified(reader, run_id)
     readings = reader.readings(run_id)
     events = reader.events(run_id)
     _, completed_in = reader.completed_points(run_id)

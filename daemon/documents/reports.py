@@ -38,11 +38,21 @@ class RunRecord:
     results: Any
 
 
-def load(path: Path, run_id: str) -> RunRecord:
-    with RecordsReader(path) as reader:
+def verified(reader: RecordsReader, run_id: str) -> None:
+    """No document from records that fail verification: the chain, the head and this run's rows."""
+    check = reader.verify(run_id)
+    if not check.ok:
+        more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
+        raise ReportError(f"the records fail verification, so no document is issued from them: "
+                          f"{check.problems[0]}{more}; `labd audit verify` lists every problem")
+
+
+def load(path: Path, run_id: str, keys: Path | None = None) -> RunRecord:
+    with RecordsReader(path, keys) as reader:
         summary = reader.run(run_id)
         if summary.state != "completed":
             raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
+        verified(reader, run_id)
         results = [r for r in reader.results(run_id) if r["kind"] == "results"]
         return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"])
 
@@ -281,14 +291,14 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
 
 
 def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[str, ...] = ("en", "id"),
-                    warn=None) -> list[Path]:
+                    warn=None, keys: Path | None = None) -> list[Path]:
     """A completed run's document in each language, from the record; [] for a procedure without one.
 
     Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
     with RecordsReader(records) as reader:        # the run's row only: most runs have no document to make
         if reader.run(run_id).procedure not in DOCUMENTS:
             return []
-    rec = load(records, run_id)
+    rec = load(records, run_id, keys)
     written: list[Path] = []
     for lang in langs:
         try:
@@ -309,4 +319,4 @@ def html_to_pdf(html: str, path: Path) -> None:
 
 
 __all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "Document", "RecordsError", "ReportError", "html_to_pdf", "load",
-           "render", "write_documents"]
+           "render", "verified", "write_documents"]

@@ -1,8 +1,10 @@
 """The lab's records: runs, readings, events, results and commands in an append-only, hash-chained SQLite
-database. `Records` is the write side (one writer thread, group commit), `RecordsReader` the read side; every
+database, sealed by a key kept outside it (seal.py). `Records` is the write side (one writer thread, group commit), `RecordsReader` the read side; every
 query the rest of labd makes is a method of one of them."""
 from .reader import RecordsReader, RunSummary, Verification
 from .schema import TABLES, RecordsError
+from .seal import Head, Seal, keys_folder
 from .store import Records
 
-__all__ = ["TABLES", "Records", "RecordsError", "RecordsReader", "RunSummary", "Verification"]
+__all__ = ["TABLES", "Head", "Records", "RecordsError", "RecordsReader", "RunSummary", "Seal", "Verification",
+           "keys_folder"]

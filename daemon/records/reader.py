@@ -7,7 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import GENESIS, TABLES, RecordsError, connect, digest, link
+from .schema import GENESIS, TABLES, RecordsError, connect, digest
+from .seal import CHAIN, Seal, head_problem, keys_folder, meta
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class Verification:
 
 
 class RecordsReader:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, keys_dir: Path | str | None = None) -> None:
         self.path = Path(path)
+        self.keys = keys_folder(self.path, Path(keys_dir) if keys_dir is not None else None)
         if not self.path.exists():
             raise RecordsError(f"no records at {self.path}")
         try:
@@ -132,9 +134,28 @@ class RecordsReader:
         return [{**dict(r), "data": json.loads(r["data"])}
                 for r in self.conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY id", (run_id,))]
 
-    def verify(self) -> Verification:
-        """Walk the chain; recompute every row's digest; every row must be in the chain exactly once."""
+    def verify(self, run_id: str | None = None) -> Verification:
+        """Walk the whole chain (every link, under the key) and check the head kept outside the database; then
+        recompute the digest of every row (or of one run's rows, `run_id`, which is what a document of that run
+        rests on): every row must be in the chain exactly once and unchanged."""
         problems: list[str] = []
+        try:
+            seal = Seal.open(self.keys, create=False)
+        except RecordsError as exc:
+            return Verification(0, "", (str(exc),))
+        if meta(self.conn, "chain") != CHAIN:
+            return Verification(0, "", (f"{self.path.name} was written with the unkeyed chain of an earlier labd: "
+                                        f"its edits cannot be told from the original",))
+        if meta(self.conn, "key_id") != seal.key_id:
+            return Verification(0, "", (f"{self.path.name} was sealed with another key than "
+                                        f"{seal.folder / 'records.key'}",))
+        try:
+            problem = head_problem(self.conn, seal.read_head(self.path), self.path)
+        except RecordsError as exc:
+            problem = str(exc)
+        if problem:
+            problems.append(problem)
+        scope = self._rows_of(run_id) if run_id is not None else None
         prev, count = GENESIS, 0
         seen: dict[str, set[str]] = {t: set() for t in TABLES}
         for entry in self.conn.execute("SELECT * FROM audit ORDER BY seq"):
@@ -142,12 +163,14 @@ class RecordsReader:
             where = f"audit entry {entry['seq']} ({entry['tbl']} {entry['row_key']})"
             if entry["seq"] != count:
                 problems.append(f"{where}: sequence broken, expected {count}")
-            if entry["prev"] != prev or entry["hash"] != link(prev, entry["seq"], entry["digest"]):
+            if entry["prev"] != prev or entry["hash"] != seal.link(prev, entry["seq"], entry["digest"]):
                 problems.append(f"{where}: chain broken (the trail was edited)")
             prev = entry["hash"]
             table, key = entry["tbl"], entry["row_key"]
             if table not in TABLES:
                 problems.append(f"{where}: unknown table")
+                continue
+            if scope is not None and key not in scope[table]:
                 continue
             seen[table].add(key)
             id_col = "run_id" if table == "runs" else "id"
@@ -159,8 +182,20 @@ class RecordsReader:
                 problems.append(f"{where}: the row's content changed since it was recorded")
         for table in TABLES:
             id_col = "run_id" if table == "runs" else "id"
-            for (key,) in self.conn.execute(f"SELECT {id_col} FROM {table}"):
-                if str(key) not in seen[table]:
+            keys = scope[table] if scope is not None else (str(k) for (k,) in
+                                                          self.conn.execute(f"SELECT {id_col} FROM {table}"))
+            for key in keys:
+                if key not in seen[table]:
                     problems.append(f"{table} {key}: not in the audit trail (inserted behind its back)")
         return Verification(count, prev, tuple(problems))
 
+    def _rows_of(self, run_id: str) -> dict[str, set[str]]:
+        rows: dict[str, set[str]] = {t: set() for t in TABLES}
+        for table in TABLES:
+            if table == "runs":
+                rows[table] = {r[0] for r in self.conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
+                                                               (run_id,))}
+            elif "run_id" in TABLES[table]:
+                rows[table] = {str(r[0]) for r in self.conn.execute(f"SELECT id FROM {table} WHERE run_id = ?",
+                                                                    (run_id,))}
+        return rows

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2     # 2: the chain is keyed (seal.py), meta holds records_id and chain
 TABLES = {
     "runs": ("run_id", "procedure", "version", "operator", "station", "params", "resolved", "simulated",
              "created"),
@@ -53,10 +53,6 @@ def digest(table: str, key: str, values: tuple) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def link(prev: str, seq: int, digest: str) -> str:
-    return hashlib.sha256(f"{prev}:{seq}:{digest}".encode()).hexdigest()
-
-
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -66,8 +62,6 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA synchronous=FULL")  # a committed reading survives a power cut, not only a crash
     return conn
-
-
 
 
 class RecordsError(Exception):

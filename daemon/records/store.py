@@ -2,8 +2,10 @@
 
 Runs, readings, events (prompts, answers, state changes, completed points), results and commands are rows that
 are never updated or deleted: triggers refuse it, and every row gets an entry in the audit chain holding the
-SHA-256 of its content and of the entry before it. `verify()` recomputes the chain, so an edit made behind
-the triggers' back (another tool, a dropped trigger) is detected. A run's state is its latest "state" event.
+SHA-256 of its content, linked to the entry before it by an HMAC under the records key (seal.py). After each
+commit the signed head of the chain is left outside the database. `verify()` recomputes the chain and checks
+the head, so an edit made behind the triggers' back (another tool, a dropped trigger), re-chained or not, a
+cut tail and an older copy of the file are detected. A run's state is its latest "state" event.
 
 One writer thread owns the write connection. Callers on the event loop enqueue operations and, when they need
 durability (a reading), await the commit; the thread commits everything queued in one transaction (group
@@ -12,25 +14,29 @@ commit), so many instruments cost one fsync per batch rather than one per readin
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from .schema import GENESIS, TABLES, RecordsError, connect, digest, link, schema, to_json
+from .schema import GENESIS, TABLES, RecordsError, connect, digest, schema, to_json
+from .seal import CHAIN, Head, Seal, head_problem, keys_folder, meta
 
+log = logging.getLogger("labd.records")
 Done = list[tuple["asyncio.Future[Any] | None", Any, BaseException | None]]
 
 
 class _Writer:
     """The SQL of appending, run on the writer thread inside its transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, seal: Seal, records_id: str) -> None:
+        self.conn, self.seal, self.records_id = conn, seal, records_id
         self.reload()
 
     def reload(self) -> None:
@@ -52,7 +58,7 @@ class _Writer:
         key = values[0] if table == "runs" else str(cur.lastrowid)
         self.seq += 1
         row_digest = digest(table, key, values)
-        chained = link(self.head, self.seq, row_digest)
+        chained = self.seal.link(self.head, self.seq, row_digest)
         self.conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (self.seq, time.time(), table, key, row_digest, self.head, chained))
         self.head = chained
@@ -75,8 +81,10 @@ class Records:
     outbox_line: Callable[[str, Any], str | None] | None = None
     on_outbox: Callable[[], None] | None = None
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, keys_dir: Path | str | None = None) -> None:
         self.path = Path(path)
+        self.keys = keys_folder(self.path, Path(keys_dir) if keys_dir is not None else None)
+        self.head: Head | None = None      # the latest signed head, for the service to publish
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -93,13 +101,18 @@ class Records:
 
     def _serve(self, ready: Future) -> None:
         try:
+            seal = Seal.open(self.keys, create=True)
             conn = connect(self.path)
             conn.executescript(schema())
-            writer = _Writer(conn)
+            writer = _Writer(conn, seal, self._identify(conn, seal))
+        except RecordsError as exc:
+            ready.set_exception(exc)
+            return
         except BaseException as exc:
             ready.set_exception(RecordsError(f"records {self.path}: {exc}"))
             return
         ready.set_result(None)
+        sealed = writer.seq
         while True:
             batch = [self._queue.get()]
             while len(batch) < 2000:
@@ -129,6 +142,13 @@ class Records:
                         conn.execute("ROLLBACK")
                         writer.reload()
                         done.append((fut, None, exc))
+            if writer.seq != sealed:
+                sealed = writer.seq
+                self.head = seal.sign(writer.records_id, writer.seq, writer.head)
+                try:
+                    seal.write_head(self.path, self.head)
+                except OSError as exc:     # the records are committed; a head that lags is caught up next time
+                    log.warning("cannot write the records head %s: %s", seal.head_path(self.path), exc)
             if writer.outbox_added and self.on_outbox is not None:
                 writer.outbox_added = False
                 self.on_outbox()
@@ -139,6 +159,30 @@ class Records:
             if stop:
                 conn.close()
                 return
+
+    def _identify(self, conn: sqlite3.Connection, seal: Seal) -> str:
+        """This database's id, set when it is new; refuse records whose head shows a cut or an older copy."""
+        entries = conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+        chain, records_id = meta(conn, "chain"), meta(conn, "records_id")
+        if entries and chain != CHAIN:
+            raise RecordsError(f"records {self.path} were written with the unkeyed chain of an earlier labd: "
+                               f"keep them as they are and start new records (another --records or data folder)")
+        if chain is not None and meta(conn, "key_id") != seal.key_id:
+            raise RecordsError(f"records {self.path} were sealed with another key than {seal.folder}/records.key")
+        head = seal.read_head(self.path)
+        if records_id is None:
+            if head is not None and head.seq:
+                raise RecordsError(f"records {self.path} are new, but {seal.head_path(self.path)} says records "
+                                   f"with {head.seq} entries were here: restore them, or move the head file "
+                                   f"away to start new records")
+            records_id = uuid.uuid4().hex
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", [("records_id", records_id), ("chain", CHAIN),
+                                                               ("key_id", seal.key_id)])
+            return records_id
+        problem = head_problem(conn, head, self.path)
+        if problem:
+            raise RecordsError(f"records {self.path}: {problem}; `labd audit verify` says more")
+        return records_id
 
     @property
     def writing(self) -> bool:

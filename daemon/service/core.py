@@ -14,7 +14,7 @@ import os
 import ssl
 from typing import Any
 
-from labd.daemon.config import Config, documents_dir, records_path as resolve_records
+from labd.daemon.config import Config, documents_dir, keys_dir, records_path as resolve_records
 from labd.daemon.engine import RunRefused, bench, describe_claims
 from labd.daemon.records import Records, RecordsReader
 from labd.drivers import InstrumentError
@@ -47,7 +47,7 @@ class Service:
         # The environment's LABD_MQTT__URL / LABD_INFLUX__URL are already in the configuration.
         self.mqtt_url = mqtt_url or config.mqtt.url
         self.influx_url = influx_url or config.influx.url
-        self.records = Records(resolve_records(config, records_path))
+        self.records = Records(resolve_records(config, records_path), keys_dir(config))
         self.documents = documents_dir(config)
         self.root = config.mqtt.topic_root or f"labd/{config.lab.station}"
         self.bus: Bus | None = None
@@ -68,6 +68,7 @@ class Service:
         self.command = self.handling.command          # the one way in, for the dashboard
         self.on_command = self.handling.on_command    # and for MQTT
         self._tasks: list[asyncio.Task] = []
+        self._head_published: Any = None
 
     # --- life cycle --------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -111,6 +112,8 @@ class Service:
                 if self.metrics_port is not None:
                     self.health = HealthServer(self, self.metrics_port, self.config.service.metrics_host)
                     await self.health.start()
+                if self.bus is not None:
+                    workers.append(asyncio.create_task(self._publish_head(), name="records-head"))
                 workers.append(asyncio.create_task(systemd.watchdog(lambda: self.records.writing),
                                                    name="watchdog"))
                 self.ready.set()
@@ -127,6 +130,8 @@ class Service:
             if self.dashboard is not None:
                 await self.dashboard.stop()
             if self.bus is not None:
+                await self.records.flush()
+                self._head_published = self._head(self._head_published)
                 await self.bus.goodbye("stopped")
                 await asyncio.wait([self._bus_task], timeout=5.0)   # it leaves the broker cleanly
             if self.streamer is not None:
@@ -147,11 +152,14 @@ class Service:
 
     async def documents_of(self, run_id: str) -> list[str]:
         """The run's document, as `labd run` writes it; a document that cannot be made does not fail the run."""
-        from labd.daemon.documents import write_documents
+        from labd.daemon.documents import ReportError, write_documents
         try:
             await self.records.flush()
             written = await asyncio.to_thread(write_documents, self.records.path, run_id, self.config.lab,
-                                              self.documents, warn=log.warning)
+                                              self.documents, warn=log.warning, keys=self.records.keys)
+        except ReportError as exc:       # records that fail verification: said, and nothing issued
+            log.error("documents of run %s not written: %s", run_id, exc)
+            return []
         except Exception:
             log.exception("documents of run %s not written", run_id)
             return []
@@ -244,6 +252,20 @@ class Service:
             if lines and self.streamer is not None:
                 self.records.stream_only(lines)
             await self.clock.sleep(self.config.service.monitor_interval)
+
+    def _head(self, last: Any) -> Any:
+        """The records' signed head, retained on the broker: a copy outside this machine of where the chain
+        ended, against which a cut or rolled-back database shows (docs/security.md)."""
+        head = self.records.head
+        if head is not None and head != last and self.bus is not None:
+            self.publish("records/head", {**head.as_dict(), "records": self.records.path.name}, qos=1, retain=True)
+        return head
+
+    async def _publish_head(self) -> None:
+        last = None
+        while True:
+            last = self._head(last)
+            await asyncio.sleep(10.0)
 
     async def _scheduler(self) -> None:
         schedules = self.config.schedules
