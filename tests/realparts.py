@@ -14,7 +14,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-USERS = {"labd": "labd-secret", "tech": "tech-secret", "viewer": "viewer-secret"}
+# The service, the example lab's people (their broker logins are their operator ids) and a read-only viewer.
+USERS = {"labd": "labd-secret", "demo": "demo-secret", "supervisor": "supervisor-secret",
+         "manager": "manager-secret", "trainee": "trainee-secret", "viewer": "viewer-secret"}
+ACL = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "acl"     # exactly what docs/mqtt.md gives
 
 
 def free_port() -> int:
@@ -77,9 +80,7 @@ class Mosquitto(Server):
         passwd.touch()
         for user, password in USERS.items():
             subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True)
-        (self.dir / "acl").write_text("user labd\ntopic readwrite labd/#\n\n"
-                                      "user tech\ntopic readwrite labd/#\n\n"
-                                      "user viewer\ntopic read labd/#\n")
+        shutil.copyfile(ACL, self.dir / "acl")
         conf = (f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
                 f"acl_file {self.dir / 'acl'}\npersistence false\nlog_dest stderr\nlistener {self.port} 127.0.0.1\n")
         if self.tls_port:

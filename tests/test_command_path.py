@@ -51,7 +51,7 @@ async def test_a_flood_is_refused_past_the_limit_and_recorded_once(tmp_path, mos
             await client.subscribe(f"{ROOT}/reply/#", qos=1)
             for i in range(40):
                 await client.publish(f"{ROOT}/cmd", json.dumps({"id": f"j{i}", "action": "fly",
-                                                                "operator": "tech"}), qos=1)
+                                                                "operator": "demo"}), qos=1)
             got = await _replies(client, 40)
     limited = [r for r in got if "too many commands" in r["error"]]
     assert len(limited) >= 25 and all(not r["ok"] for r in got)
@@ -66,8 +66,8 @@ async def test_resuming_an_unknown_run_says_so_without_a_path(tmp_path, mosquitt
     async with running_service(tmp_path, mosquitto):
         async with tablet(mosquitto) as client:
             await client.subscribe(f"{ROOT}/reply/#", qos=1)
-            await client.publish(f"{ROOT}/cmd", json.dumps({"id": "r1", "action": "resume", "operator": "demo",
-                                                            "run_id": "nope"}), qos=1)
+            await client.publish(f"{ROOT}/cmd/demo", json.dumps({"id": "r1", "action": "resume", "run_id": "nope"}),
+                                 qos=1)
             (reply,) = await _replies(client, 1)
     assert reply["error"] == "no run 'nope' on record"
     assert str(tmp_path) not in json.dumps(reply)

@@ -164,7 +164,8 @@ async def test_abort_with_a_prompt_open_withdraws_it_and_leaves_the_bench_safe(t
             cid = await t.start("thermometer-calibration", QUICK_T)
             await t.follow(lambda t: any(s["prompt"] for s in t.states.get(t.run_of(cid) or "", [])))
             run_id = t.run_of(cid)
-            await send(client, id="x1", action="abort", operator="supervisor", run_id=run_id, reason="wrong probe")
+            async with tablet(mosquitto, "supervisor") as supervisor:    # anyone's run, as a supervisor
+                await send(supervisor, id="x1", action="abort", run_id=run_id, reason="wrong probe")
             await t.follow(lambda t: t.last(run_id) == "aborted", timeout=30)
             assert service.lab.world.blocks["dry_block"].set_point == 25.0
     assert "wrong probe" in t.states[run_id][-1]["error"] and "instruments left safe" in t.states[run_id][-1]["error"]

@@ -40,13 +40,17 @@ async def running_service(tmp_path: Path, mosquitto, victoria=None, **kw):
         await asyncio.wait_for(task, 60)
 
 
-def tablet(mosquitto, user: str = "tech") -> aiomqtt.Client:
-    return aiomqtt.Client("127.0.0.1", mosquitto.port, username=user, password=USERS[user],
-                          protocol=aiomqtt.ProtocolVersion.V5, identifier=f"tablet-{user}-{time.monotonic_ns()}")
+def tablet(mosquitto, user: str = "demo") -> aiomqtt.Client:
+    """A person's tablet, logged in to the broker as `user` (the example lab's operator of that id)."""
+    client = aiomqtt.Client("127.0.0.1", mosquitto.port, username=user, password=USERS[user],
+                            protocol=aiomqtt.ProtocolVersion.V5, identifier=f"tablet-{user}-{time.monotonic_ns()}")
+    client.labd_user = user   # type: ignore[attr-defined]
+    return client
 
 
 async def send(client: aiomqtt.Client, **command) -> None:
-    await client.publish(f"{ROOT}/cmd", json.dumps(command), qos=1)
+    """On the tablet's own command topic, the one its login may write."""
+    await client.publish(f"{ROOT}/cmd/{client.labd_user}", json.dumps(command), qos=1)
 
 
 async def follow_calibration(client: aiomqtt.Client, *, on_reading=None, timeout: float = 120.0) -> dict:
@@ -119,8 +123,8 @@ async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosq
                 (b"not json", "invalid", "not valid JSON"),
                 (b'{"id": "b1", "action": "fly"}', "b1", "unknown action 'fly'"),
                 (b'{"id": "b2", "action": "start", "operator": "demo"}', "b2", "needs procedure"),
-                (b'{"id": "b3", "action": "start", "operator": "trainee", "procedure": "thermometer-calibration"}',
-                 "b3", "not authorised for thermometer-calibration"),
+                (b'{"id": "b3", "action": "start", "operator": "supervisor", "procedure": "thermometer-calibration"}',
+                 "b3", "names operator 'supervisor' but was sent by 'demo'"),
                 (b'{"id": "b4", "action": "start", "operator": "demo", "procedure": "thermometer-calibration", '
                  b'"params": {"repetitions": "many"}}', "b4", "repetitions"),
                 (b'{"id": "b5", "action": "abort", "operator": "demo"}', "b5", "no run in progress"),
@@ -128,7 +132,7 @@ async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosq
                 (b'[1, 2]', "invalid", "must be a JSON object"),
             ]
             for payload, _, _ in cases:
-                await client.publish(f"{ROOT}/cmd", payload, qos=1)
+                await client.publish(f"{ROOT}/cmd/demo", payload, qos=1)
             await client.publish(f"{ROOT}/cmd", json.dumps({"id": "s1", "action": "status"}), qos=1, properties=props)
             replies, inbox = {}, None
             async with asyncio.timeout(20):
@@ -148,7 +152,7 @@ async def test_bad_commands_get_a_clear_reply_and_disturb_nothing(tmp_path, mosq
         outcomes = [r[0] for r in reader.conn.execute("SELECT outcome FROM commands")]
         assert reader.runs() == []                                   # nothing was started
     assert sum(o.startswith(("invalid", "refused")) for o in outcomes) == len(cases)
-    assert any("not authorised" in o for o in outcomes)              # the refused start is on record
+    assert any("names operator 'supervisor'" in o for o in outcomes)   # the claimed identity is on record
 
 
 async def test_the_broker_going_away_mid_run_loses_nothing(tmp_path, mosquitto):

@@ -75,7 +75,9 @@ class LiveService:
             time.sleep(0.05)
 
     def send(self, payload: bytes) -> None:
-        asyncio.run_coroutine_threadsafe(self.service.on_command(payload, None, None), self.loop).result(20)
+        # As the example lab's technician, logged in: the fuzz must reach the run logic, not stop at identity.
+        asyncio.run_coroutine_threadsafe(self.service.on_command(payload, None, None, "demo"),
+                                         self.loop).result(20)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)

@@ -95,7 +95,9 @@ class StandardConfig(_Strict):
 class OperatorConfig(_Strict):
     name: str
     authorised: list[str] = []
-    role: str = "technician"
+    # trainee < technician < supervisor < manager (technical manager); "service": the scheduler, labd itself
+    role: str = Field(default="technician", pattern="^(trainee|technician|supervisor|manager|service)$")
+    mqtt_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")   # broker login; default: id
 
 
 class ScheduleConfig(_Strict):

@@ -1,4 +1,4 @@
-"""Commands to the service (MQTT `<root>/cmd`, and the dashboard): parsed and validated before anything acts.
+"""Commands to the service (MQTT `<root>/cmd/<broker username>`, and the dashboard): parsed and validated before anything acts.
 
 A command is a JSON object `{"id": ..., "action": ..., "operator": ..., ...}`. Every problem gives one clear
 sentence naming the field; nothing in a payload can raise past `parse()`. See docs/mqtt.md.
@@ -40,9 +40,10 @@ class Command(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> "Command":
-        need = {"start": ("operator", "procedure"), "pause": ("operator",), "resume": ("operator",),
-                "abort": ("operator",), "cancel": ("operator", "run_id"), "move": ("operator", "run_id", "position"),
-                "answer": ("operator", "prompt", "value")}.get(self.action, ())
+        # No "operator": who acts is who authenticated (the broker login, the dashboard session). A payload
+        # may name its operator, but only the authenticated one (people.py).
+        need = {"start": ("procedure",), "cancel": ("run_id",), "move": ("run_id", "position"),
+                "answer": ("prompt", "value")}.get(self.action, ())
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"action {self.action!r} needs {', '.join(missing)}")
@@ -95,7 +96,7 @@ def best_effort_id(payload: bytes) -> str | None:
 
 
 def claimed_operator(payload: bytes) -> str:
-    """Who the payload says sent it, for the rate limit only (authentication is the broker's, issue 14)."""
+    """Who the payload says sent it: for the rate limit of unauthenticated senders only."""
     op = _peek(payload).get("operator")
     return op[:64] if isinstance(op, str) else "?"
 

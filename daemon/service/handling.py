@@ -1,8 +1,9 @@
 """Commands to the service, from MQTT and the dashboard alike: validated, authorised, acted on, recorded.
 
-The one way in (`command`): parse (nothing raises past `commands.parse`), act, record the command with its
-outcome, reply. Runs are named by `run_id`; a command without one acts on the only run in progress, and is
-refused when there are several.
+The one way in (`command`): parse (nothing raises past `commands.parse`), identify who sent it from the
+authentication (people.py), act, record the command with its outcome and the authenticated operator, reply.
+Runs are named by `run_id`; a command without one acts on the only run in progress, and is refused when
+there are several.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from labd.daemon.engine import RunRefused, authorise
+from labd.daemon.engine import RunRefused
 from labd.daemon.records import RecordsReader
 from labd.procedures import PROCEDURES
 from labd.procedures.events import Event
@@ -19,6 +20,7 @@ from labd.procedures.params import describe, json_schema
 
 from .commands import Command, CommandError, best_effort_id, claimed_operator, parse
 from .health import Metrics
+from .people import READ_ONLY, may_answer, may_control, operator_of_user
 
 if TYPE_CHECKING:
     from .core import Service
@@ -53,25 +55,32 @@ class Handling:
         self.limit = RateLimit(cfg.command_burst, cfg.command_rate)
         self.limited: set[str] = set()      # senders whose refusal is on record for the current flood
 
-    async def on_command(self, payload: bytes, response_topic: str | None, correlation: bytes | None) -> None:
+    async def on_command(self, payload: bytes, response_topic: str | None, correlation: bytes | None,
+                         user: str | None = None) -> None:
+        """A message on `<root>/cmd/<user>` (user: the broker's authenticated login) or `<root>/cmd` (None)."""
         try:
-            reply = await self.command(payload, "mqtt")
+            reply = await self.command(payload, "mqtt", user=user)
         except Exception:      # nothing a payload does may end the handler without a reply
             log.exception("command handling failed")
             reply = {"id": None, "ok": False, "error": "internal error"}
         if self.service.bus is not None:
             self.service.bus.reply(reply["id"] or "invalid", reply, response_topic, correlation)
 
-    async def command(self, payload: bytes, source: str) -> dict[str, Any]:
-        """Validate, authorise, act, record: the one way in for MQTT and the dashboard alike."""
+    async def command(self, payload: bytes, source: str, *, user: str | None = None,
+                      operator: str | None = None) -> dict[str, Any]:
+        """Validate, identify, authorise, act, record: the one way in for MQTT and the dashboard alike.
+
+        `user` is the broker login a message came from, `operator` the dashboard session's operator; with
+        neither, only status and list are answered."""
         s = self.service
         await s.ready.wait()
-        sender = f"{source}:{claimed_operator(payload)}"
+        sender = f"{source}:{user or operator or '?' + claimed_operator(payload)}"
+        where = f"{source}:{user}" if user else source
         if not self.limit.allow(sender):
             s.metrics.commands.labels(source=source, outcome="limited").inc()
             if sender not in self.limited:      # one record per flood, not one per junk message
                 self.limited.add(sender)
-                await s.records.command(source, None, payload.decode("utf-8", "replace")[:256],
+                await s.records.command(where, operator, payload.decode("utf-8", "replace")[:256],
                                         f"refused: rate limit ({self.limit.burst} at once, then "
                                         f"{self.limit.rate:g}/s) from {sender}")
             return {"id": best_effort_id(payload), "ok": False,
@@ -81,10 +90,17 @@ class Handling:
         try:
             cmd = parse(payload)
         except CommandError as exc:
-            await s.records.command(source, None, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
+            await s.records.command(where, operator, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
             s.metrics.commands.labels(source=source, outcome="invalid").inc()
             return {"id": exc.command_id, "ok": False, "error": str(exc)}
+        claimed, identity = cmd.operator, operator
         try:
+            try:
+                identity = operator_of_user(s.config, user) if user is not None else operator
+            except CommandError:
+                if cmd.action not in READ_ONLY:      # anyone the broker lets in may ask for status
+                    raise
+            cmd = cmd.model_copy(update={"operator": self.identify(cmd, source, identity)})
             result = await self.handle(cmd, source)
             reply, outcome = {"id": cmd.id, "ok": True, **result}, "ok"
         except (RunRefused, CommandError, ValueError) as exc:
@@ -93,9 +109,25 @@ class Handling:
             log.exception("command %s failed", cmd.id)
             reply = {"id": cmd.id, "ok": False, "error": "internal error; the service's log says more"}
             outcome = f"error: {type(exc).__name__}"
-        await s.records.command(source, cmd.operator, cmd.model_dump(exclude_none=True), outcome)
+        # The record keeps who authenticated (the column) and the payload as sent (with any operator it named).
+        recorded = {**cmd.model_dump(exclude_none=True, exclude={"operator"}),
+                    **({"operator": claimed} if claimed else {})}
+        await s.records.command(where, identity, recorded, outcome)
         s.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
         return reply
+
+    def identify(self, cmd: Command, source: str, operator: str | None) -> str | None:
+        """Who acts: the authenticated operator; a payload naming another is refused (and recorded as such)."""
+        if operator is None:
+            if cmd.action in READ_ONLY:
+                return None
+            raise CommandError(f"action {cmd.action!r} needs an authenticated sender: send it on "
+                               f"{self.service.root}/cmd/<your broker username>" if source == "mqtt" else
+                               f"action {cmd.action!r} needs a logged-in operator")
+        if cmd.operator is not None and cmd.operator != operator:
+            raise CommandError(f"the command names operator {cmd.operator!r} but was sent by {operator!r}: "
+                               f"refused (who acts is who logged in)")
+        return operator
 
     async def handle(self, cmd: Command, source: str = "mqtt") -> dict[str, Any]:
         s = self.service
@@ -106,8 +138,8 @@ class Handling:
             return await runs.start(None, {}, cmd.operator, source=source, resume=cmd.run_id)
         if cmd.action in ("pause", "resume", "abort", "cancel", "move"):
             run = runs.find(cmd.run_id)
-            authorise(s.config, cmd.operator, run.procedure)
             operator = cmd.operator or ""
+            may_control(s.config, operator, run.operator, cmd.action, run.run_id)
             if cmd.action == "cancel" or (cmd.action == "abort" and run.state == "queued"):
                 runs.cancel(run, operator, cmd.reason)
             elif cmd.action == "move":
@@ -124,7 +156,7 @@ class Handling:
             return {"run_id": run.run_id, "state": run.state}
         if cmd.action == "answer":
             run = runs.find(cmd.run_id)
-            authorise(s.config, cmd.operator, run.procedure)
+            may_answer(s.config, cmd.operator or "", run.operator, run.procedure, run.run_id)
             if run.prompt is None or run.prompt.key != cmd.prompt:
                 raise CommandError(f"run {run.run_id} has no open prompt {cmd.prompt!r}"
                                    + (f" (open: {run.prompt.key!r})" if run.prompt else ""))

@@ -63,7 +63,8 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-Handler = Callable[[bytes, str | None, bytes | None], Coroutine[Any, Any, None]]
+# payload, MQTT 5 response topic, correlation data, the broker login the topic names (None: the shared topic)
+Handler = Callable[[bytes, str | None, bytes | None, str | None], Coroutine[Any, Any, None]]
 
 
 class Bus:
@@ -126,7 +127,10 @@ class Bus:
                                           timeout=10) as client:
                     self._client = client
                     client.pending_calls_threshold = 1000   # our batches are bounded; no warning per publish
+                    # <root>/cmd/<username>: the broker's ACL (pattern write labd/+/cmd/%u) lets only that user
+                    # write it, so the topic says who sent the command. <root>/cmd: status and list only.
                     await client.subscribe(f"{self.root}/cmd", qos=1)
+                    await client.subscribe(f"{self.root}/cmd/+", qos=1)
                     for topic, payload in list(self.retained.items()):
                         await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
@@ -172,7 +176,9 @@ class Bus:
             response = getattr(props, "ResponseTopic", None) if props else None
             correlation = getattr(props, "CorrelationData", None) if props else None
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            asyncio.create_task(self.on_command(payload, response, correlation))
+            topic = str(message.topic)
+            user = topic[len(self.root) + 5:] if topic.startswith(f"{self.root}/cmd/") else None
+            asyncio.create_task(self.on_command(payload, response, correlation, user))
 
     async def _send(self, client: aiomqtt.Client) -> None:
         # What is queued goes out together: each publish waits for paho to write it, and waiting for them one
