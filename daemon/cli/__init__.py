@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import lab, records, run, setup
+from . import lab, people, records, run, setup
 from .calc import calc, validate
 from .logs import configure
 
@@ -28,7 +28,8 @@ def main(verbose: int, log_format: str) -> None:
     configure(verbose, log_format)
 
 
-for command in (calc, validate, *lab.COMMANDS, *run.COMMANDS, *records.COMMANDS, *setup.COMMANDS):
+for command in (calc, validate, *lab.COMMANDS, *run.COMMANDS, *records.COMMANDS, *setup.COMMANDS,
+                *people.COMMANDS):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -146,6 +146,10 @@ class ServiceConfig(_Strict):
     monitor_interval: float = Field(default=5.0, gt=0)   # seconds between live readings of idle instruments
     on_restart: str = Field(default="resume", pattern="^(resume|mark)$")   # runs found unfinished after a crash
     dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    # The address people open when the dashboard is behind a reverse proxy (https://bench-1.lab.example/): its
+    # Host and Origin are accepted besides the loopback ones; anything else is refused (DNS rebinding, CSRF).
+    dashboard_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
+    session_hours: float = Field(default=12.0, gt=0, le=168)   # a dashboard login lasts this long unused
     documents: str | None = None     # folder for the documents of completed runs; default: <data_dir>/documents
     write_documents: bool = True     # write each completed run's document (certificate, report) at once
     # Commands from one sender: a burst of `command_burst`, then `command_rate` per second; more are refused.

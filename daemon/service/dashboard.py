@@ -4,11 +4,16 @@ they are stable, the running procedure with its progress and any open prompt, a 
 The page gets a snapshot, then follows Server-Sent Events fed by the service's own publications (the same
 messages MQTT carries). Commands from the page (answer a prompt, pause, resume, abort) go through the service's
 one command path: validated, authorised against the competence register, recorded with source "dashboard".
+
+Everything but the login page needs a logged-in operator, and who acts is that operator (sessions.py has the
+gate: login, session cookie, CSRF token, Host and Origin checks, Content-Security-Policy). The page's script
+is a file of its own and puts every string from the service into the page as text, never as markup.
 """
 from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import html
 import itertools
 import json
 import logging
@@ -17,8 +22,18 @@ from typing import Any
 
 from aiohttp import web
 
+from labd.daemon.config.passwords import PasswordError, Passwords
+
+from .commands import MAX_DEPTH, MAX_PAYLOAD, nesting
+from .sessions import COOKIE, Session, Sessions, Throttle, addresses, csrf_ok, guard, headers
+
 log = logging.getLogger("labd.dashboard")
-PAGE = Path(__file__).resolve().parent / "templates" / "dashboard.html"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
 
 
 class Dashboard:
@@ -26,10 +41,17 @@ class Dashboard:
         self.service, self.host, self.port = service, host, port
         self.clients: set[asyncio.Queue] = set()
         self._ids = itertools.count(1)
-        self.app = web.Application()
-        self.app.add_routes([web.get("/", self.page), web.get("/api/state", self.state),
-                             web.get("/events", self.events), web.post("/api/command", self.command),
-                             web.get("/documents/{name}", self.document)])
+        self.sessions = Sessions(service.config.service.session_hours)
+        self.throttle = Throttle()
+        self.passwords = Passwords(service.records.keys)
+        self.allowed: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())   # set by start()
+        self.app = web.Application(middlewares=[guard(lambda: self.allowed)], client_max_size=64 * 1024)
+        self.app.on_response_prepare.append(headers)
+        self.app.add_routes([
+            web.get("/", self.page), web.get("/login", self.login_page), web.post("/login", self.login),
+            web.post("/logout", self.logout), web.get("/static/{name}", self.static),
+            web.get("/api/state", self.state), web.get("/events", self.events),
+            web.post("/api/command", self.command), web.get("/documents/{name}", self.document)])
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> int:
@@ -40,6 +62,7 @@ class Dashboard:
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)
         self.port = server.sockets[0].getsockname()[1]   # the real port when 0 asked for a free one
+        self.allowed = addresses(self.host, self.port, self.service.config.service.dashboard_url)
         self.service.listeners.append(self.push)
         log.info("dashboard on http://%s:%d/", self.host, self.port)
         return self.port
@@ -70,13 +93,85 @@ class Dashboard:
             if q.qsize() < 1000:          # a stalled page misses readings rather than growing memory
                 q.put_nowait(message)
 
-    async def page(self, request: web.Request) -> web.Response:
-        return web.Response(text=PAGE.read_text(encoding="utf-8"), content_type="text/html")
+    # --- who is asking ----------------------------------------------------------------------------------------
+    def session(self, request: web.Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    def _required(self, request: web.Request) -> Session:
+        session = self.session(request)
+        if session is None:
+            raise web.HTTPUnauthorized(text=json.dumps({"ok": False, "error": "log in first"}),
+                                       content_type="application/json")
+        return session
+
+    async def login_page(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        text = (TEMPLATES / "login.html").read_text(encoding="utf-8")
+        station = html.escape(self.service.config.lab.station)
+        return web.Response(text=text.replace("{{station}}", station).replace("{{error}}", html.escape(error)),
+                            content_type="text/html", status=status)
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        operator, password = str(form.get("operator", ""))[:64], str(form.get("password", ""))[:1024]
+        key = (operator, request.remote or "?")
+        records = self.service.records
+        wait = self.throttle.locked(key)
+        if wait:
+            await records.command("dashboard", None, {"action": "login", "operator": operator},
+                                  "refused: too many failed logins")
+            return await self.login_page(request, f"Too many failed attempts: wait {wait:.0f} s.", 429)
+        entry = self.service.config.operators.get(operator)
+        try:
+            ok = await asyncio.to_thread(self.passwords.check, operator, password)   # argon2: ~50 ms of CPU
+        except PasswordError as exc:
+            log.error("dashboard login: %s", exc)
+            ok = False
+        if not ok or entry is None or entry.role == "service":
+            self.throttle.failed(key)
+            await records.command("dashboard", None, {"action": "login", "operator": operator},
+                                  "refused: wrong operator or password")
+            return await self.login_page(request, "Wrong operator or password.", 401)
+        self.throttle.succeeded(key)
+        token, _ = self.sessions.open(operator)
+        await records.command("dashboard", operator, {"action": "login"}, "ok")
+        response = _see_other("/")
+        secure = (self.service.config.service.dashboard_url or "").startswith("https:")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/")
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        session = self.session(request)
+        form = await request.post()
+        if session is not None and csrf_ok(session, request, str(form.get("csrf", ""))):
+            self.sessions.close(request.cookies.get(COOKIE))
+            await self.service.records.command("dashboard", session.operator, {"action": "logout"}, "ok")
+        response = _see_other("/login")
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    # --- the page -------------------------------------------------------------------------------------------
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        session = self.session(request)
+        if session is None:
+            return _see_other("/login")
+        entry = self.service.config.operators.get(session.operator)
+        who = f"{entry.name} ({session.operator}, {entry.role})" if entry else session.operator
+        text = (TEMPLATES / "dashboard.html").read_text(encoding="utf-8")
+        text = text.replace("{{csrf}}", session.csrf).replace("{{operator}}", html.escape(who))
+        return web.Response(text=text, content_type="text/html")
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            raise web.HTTPNotFound()
+        return web.Response(body=(TEMPLATES / name).read_bytes(), content_type=STATIC[name])
 
     async def state(self, request: web.Request) -> web.Response:
+        self._required(request)
         return web.json_response(self.service.snapshot(), dumps=lambda d: json.dumps(d, default=str))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
+        self._required(request)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         q: asyncio.Queue = asyncio.Queue()
@@ -96,6 +191,7 @@ class Dashboard:
 
     async def document(self, request: web.Request) -> web.StreamResponse:
         """A completed run's document, by its file name only: nothing outside the documents folder is served."""
+        self._required(request)
         name = request.match_info["name"]
         folder = self.service.documents.resolve()
         path = (folder / name).resolve()
@@ -104,13 +200,20 @@ class Dashboard:
         return web.FileResponse(path)
 
     async def command(self, request: web.Request) -> web.Response:
+        """A command from the page, acting as the logged-in operator; its CSRF token must come with it."""
+        session = self._required(request)
+        if not csrf_ok(session, request):
+            await self.service.records.command("dashboard", session.operator, "", "refused: no valid CSRF token")
+            return web.json_response({"ok": False, "error": "refused: the page's token is missing or stale; "
+                                                            "reload the page"}, status=403)
         body = await request.read()
-        try:
-            data = json.loads(body)
-            if isinstance(data, dict):
-                data.setdefault("id", f"dash-{next(self._ids)}")
-                body = json.dumps(data).encode()
-        except ValueError:
-            pass                      # the command path says what is wrong with it
-        reply = await self.service.command(body, "dashboard")
+        if len(body) <= MAX_PAYLOAD and nesting(body) <= MAX_DEPTH:   # else the command path says what is wrong
+            try:
+                data = json.loads(body)
+                if isinstance(data, dict):
+                    data.setdefault("id", f"dash-{next(self._ids)}")
+                    body = json.dumps(data).encode()
+            except ValueError:
+                pass
+        reply = await self.service.command(body, "dashboard", operator=session.operator)
         return web.json_response(reply, status=200 if reply["ok"] else 400)
