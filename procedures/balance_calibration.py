@@ -33,10 +33,10 @@ class Parameters:
     eccentricity_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the eccentricity test (cg-18: at least Max/3)")
     positions: tuple[str, ...] = param(("centre", "front", "back", "left", "right"), min_items=2, max_items=9, choices=("centre", "front", "back", "left", "right", "front-left", "front-right", "back-left", "back-right"), description="eccentricity positions, starting at centre")
     buoyancy_relative: float = param(1e-6, ge=0.0, le=1e-3, description="relative half-width of the air buoyancy correction")
-    uut_description: str = param("Analytical balance", description="the balance, in words")
-    uut_serial: str = param("BAL-0001", description="serial number of the balance")
-    customer: str = param("", description="the customer, for the certificate")
-    work_order: str = param("", description="the work order, for the certificate")
+    uut_description: str = param("Analytical balance", description="the balance, in words", amendable=True)
+    uut_serial: str = param("BAL-0001", description="serial number of the balance", amendable=True)
+    customer: str = param("", description="the customer, for the certificate", amendable=True)
+    work_order: str = param("", description="the work order, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}

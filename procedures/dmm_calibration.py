@@ -39,10 +39,10 @@ class Parameters:
     nplc: float = param(10.0, gt=0.0, le=100.0, description="integration time of the multimeter, in power-line cycles")
     resolution: float = param(1e-6, gt=0.0, le=0.01, description="resolution relative to range")
     stability_relative: float = param(5e-6, ge=0.0, le=0.01, description="half-width of the calibrator's stability between calibrations, relative")
-    uut_description: str = param("Digital multimeter", description="the multimeter, in words")
-    uut_serial: str = param("DMM-0001", description="serial number of the multimeter")
-    customer: str = param("", description="the customer, for the certificate")
-    work_order: str = param("", description="the work order, for the certificate")
+    uut_description: str = param("Digital multimeter", description="the multimeter, in words", amendable=True)
+    uut_serial: str = param("DMM-0001", description="serial number of the multimeter", amendable=True)
+    customer: str = param("", description="the customer, for the certificate", amendable=True)
+    work_order: str = param("", description="the work order, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.calibrator: None, self.multimeter: None}

@@ -29,6 +29,9 @@ class Spec:
     max_items: int | None = None
     choices: tuple[str, ...] = ()
     description: str = ""
+    # Declared information that no measurement or calculation uses (customer, the item's serial): once recorded
+    # it may be corrected by an amendment (ISO/IEC 17025 7.5.2), which keeps the original beside it.
+    amendable: bool = False
 
     def check(self, key: str, value: Any) -> None:
         items = value if isinstance(value, tuple) else (value,)
@@ -68,9 +71,9 @@ class Spec:
 def param(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, unit: str = "",
           ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
           min_items: int | None = None, max_items: int | None = None, choices: tuple[str, ...] = (),
-          description: str = "") -> Any:
+          description: str = "", amendable: bool = False) -> Any:
     """A parameter's declaration: `repetitions: int = param(10, ge=2, le=100, description="…")`."""
-    spec = Spec(unit, ge, gt, le, lt, min_items, max_items, choices, description)
+    spec = Spec(unit, ge, gt, le, lt, min_items, max_items, choices, description, amendable)
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata={"spec": spec})
     return dataclasses.field(default=default, metadata={"spec": spec})
@@ -78,6 +81,11 @@ def param(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISS
 
 def spec_of(f: dataclasses.Field) -> Spec:
     return f.metadata.get("spec", Spec())
+
+
+def amendable(cls: type) -> dict[str, Spec]:
+    """The parameters of a procedure that an amendment may correct."""
+    return {f.name: spec_of(f) for f in dataclasses.fields(cls) if spec_of(f).amendable}
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:

@@ -42,7 +42,7 @@ class Parameters:
     burette_half_width: float = param(0.03, unit="mL", ge=0.0, le=5.0, description="half-width of the burette tolerance (triangular)")
     volume_temperature_uncertainty: float = param(0.006, unit="mL", ge=0.0, le=5.0, description="standard uncertainty of the volume from temperature")
     volume_range: tuple[float, ...] = param((1.0, 50.0), unit="mL", gt=0.0, le=1000.0, min_items=2, max_items=2, description="range a titrated volume must lie in")
-    solution: str = param("NaOH about 0.1 mol/L", description="the solution standardised, in words")
+    solution: str = param("NaOH about 0.1 mol/L", description="the solution standardised, in words", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}

@@ -36,10 +36,10 @@ class Parameters:
     uut_resolution: float = param(0.01, unit="°C", gt=0.0, le=10.0, description="resolution of the unit under test")
     uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification)")
     stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
-    uut_description: str = param("Platinum resistance thermometer PT100 with readout", description="the unit under test, in words")
-    uut_serial: str = param("UUT-0001", description="serial number of the unit under test")
-    customer: str = param("", description="the customer, for the certificate")
-    work_order: str = param("", description="the work order, for the certificate")
+    uut_description: str = param("Platinum resistance thermometer PT100 with readout", description="the unit under test, in words", amendable=True)
+    uut_serial: str = param("UUT-0001", description="serial number of the unit under test", amendable=True)
+    customer: str = param("", description="the customer, for the certificate", amendable=True)
+    work_order: str = param("", description="the work order, for the certificate", amendable=True)
 
     def reference_channel(self, ctx: RunContext) -> int:
         """The readout channel the reference standard is on: the register's, else channel 1."""

@@ -2,7 +2,9 @@
 the common options."""
 from __future__ import annotations
 
+import getpass
 import logging
+import sys
 
 import click
 from rich.console import Console
@@ -33,3 +35,14 @@ config_option = click.option("--config", "config_dir", type=click.Path(), defaul
                              help="Configuration folder (default: $LABD_CONFIG, /etc/labd, or the example lab).")
 records_option = click.option("--records", type=click.Path(dir_okay=False), default=None,
                               help="Records database (default: [lab] records under the data folder).")
+
+
+def read_secret(prompt: str, *, twice: bool = False) -> str:
+    """A password: from the terminal, not echoed (typed twice when setting one); from stdin (its first line)
+    when stdin is not a terminal, so a script or a test can give it without it showing in the process list."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"{prompt}: ")
+    if twice and getpass.getpass("again: ") != first:
+        raise click.ClickException("the two passwords differ; nothing changed")
+    return first

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import sys
 
 import click
 from rich.table import Table
@@ -13,7 +12,7 @@ from labd.daemon.config import keys_dir, records_path
 from labd.daemon.config.passwords import PasswordError, Passwords
 from labd.daemon.records import Records, RecordsError, keys_folder
 
-from .common import config as load, config_option, console, records_option
+from .common import config as load, config_option, console, read_secret, records_option
 
 
 @click.group()
@@ -45,16 +44,6 @@ def list_(config_dir, records) -> None:
     console.print(table)
 
 
-def _read_password() -> str:
-    """From the terminal, typed twice and not echoed; from stdin (its first line) when it is not a terminal."""
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("new password: ")
-    if getpass.getpass("again: ") != first:
-        raise click.ClickException("the two passwords differ; nothing changed")
-    return first
-
-
 @operators.command("passwd")
 @click.argument("operator_id")
 @click.option("--reason", default="password set", show_default=True, help="Why, for the record.")
@@ -70,7 +59,7 @@ def passwd(operator_id, reason, config_dir, records) -> None:
     if entry.role == "service":
         raise click.ClickException(f"{operator_id} is the service's own identity: it never logs in")
     passwords, path = _passwords(config, records)
-    password = _read_password()
+    password = read_secret("new password", twice=True)
     try:
         passwords.set(operator_id, password)
     except (PasswordError, OSError) as exc:

@@ -9,7 +9,7 @@ from rich.table import Table
 from labd.daemon.config import documents_dir, keys_dir, records_path
 from labd.daemon.records import RecordsError, RecordsReader
 
-from .common import config as load, config_option, console, err_console, records_option
+from .common import config as load, config_option, console, err_console, read_secret, records_option
 
 
 def _reader(config_dir: str | None, records: str | None) -> RecordsReader:
@@ -83,6 +83,69 @@ def report(run_id, lang, out, fmt, config_dir, records) -> None:
         console.print(f"written {path}")
 
 
+@click.command()
+@click.argument("run_id")
+@click.argument("field")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the recorded information is corrected (kept in the record).")
+@click.option("--operator", required=True, help="Who corrects it: the run's operator or a supervisor.")
+@config_option
+@records_option
+def amend(run_id, field, value, reason, operator, config_dir, records) -> None:
+    """Correct a run's declared information (customer, work order, the item's description or serial) by an
+    amendment: a row of its own naming the original, with who, when and why; the original stays (ISO/IEC 17025
+    7.5.2). The operator's password is asked for (from stdin when it is not a terminal)."""
+    import asyncio
+    import getpass
+
+    from labd.daemon.config.passwords import PasswordError, Passwords
+    from labd.daemon.engine import RunRefused, check_amendment
+    from labd.daemon.records import Records, keys_folder
+    config = load(config_dir)
+    path = records_path(config, records)
+    with _reader(config_dir, records) as reader:
+        try:
+            summary = reader.run(run_id)
+            earlier = reader.amendments(run_id)
+        except RecordsError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        check_amendment(config, summary, field, value, operator)
+    except (RunRefused, ValueError) as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    original = summary.resolved.get(field)
+    for a in earlier:
+        if a["field"] == field:
+            original = a["amended"]
+    if original == value:
+        raise click.ClickException(f"{field} of run {run_id} is already {value!r}; nothing to amend")
+    passwords = Passwords(keys_folder(path, keys_dir(config)))
+    try:
+        known = passwords.has(operator) and passwords.check(operator, read_secret(f"password of {operator}"))
+    except PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    source = f"cli:{getpass.getuser()}"
+
+    async def record(outcome_ok: bool) -> None:
+        store = await Records(path, keys_dir(config)).open()
+        try:
+            if outcome_ok:
+                await store.amend(run_id, field, original, value, operator, source, reason)
+            await store.command(source, operator, {"action": "amend", "run_id": run_id, "field": field,
+                                                   "reason": reason},
+                                "ok" if outcome_ok else "refused: wrong password or none set")
+        finally:
+            await store.close()
+    try:
+        asyncio.run(record(known))
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not known:
+        raise click.ClickException(f"refused: wrong password for {operator}, or none set "
+                                   f"(labd operators passwd {operator})")
+    console.print(f"run {run_id}: {field} amended from {original!r} to {value!r} by {operator}")
+
+
 @click.group()
 def audit() -> None:
     """The records' audit trail."""
@@ -106,4 +169,4 @@ def audit_verify(config_dir, records) -> None:
                                + (f" ({more} not shown)" if more > 0 else ""))
 
 
-COMMANDS = (runs, export, report, audit)
+COMMANDS = (runs, export, report, amend, audit)

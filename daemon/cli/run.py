@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import getpass
 import json
 import signal
 import sys
@@ -133,6 +134,10 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
         operator = authorise(config, operator, name)
     except (RunRefused, RecordsError) as exc:
         raise click.ClickException(f"refused: {exc}") from None
+    # The bench's terminal: the operator is as named, and the system account that ran labd is recorded with it
+    # (docs/security.md; MQTT and the dashboard authenticate the operator themselves).
+    await store.command(f"cli:{getpass.getuser()}", operator,
+                        {"action": "resume" if resume else "start", "procedure": name, "run_id": resume}, "accepted")
     async with bench(config, simulate=simulate, speed=speed, seed=seed, start=sim_start) as (instruments, lab):
         clock: Clock = lab.clock if lab is not None else WallClock()
         simulated_operator = None

@@ -92,12 +92,18 @@ class StandardConfig(_Strict):
         return v
 
 
+ROLE_RANK = {"trainee": 0, "technician": 1, "supervisor": 2, "manager": 3}   # "service": none of these
+
+
 class OperatorConfig(_Strict):
     name: str
     authorised: list[str] = []
     # trainee < technician < supervisor < manager (technical manager); "service": the scheduler, labd itself
     role: str = Field(default="technician", pattern="^(trainee|technician|supervisor|manager|service)$")
     mqtt_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")   # broker login; default: id
+
+    def at_least(self, role: str) -> bool:
+        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]
 
 
 class ScheduleConfig(_Strict):

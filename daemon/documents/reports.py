@@ -8,7 +8,7 @@ record. Charts are drawn with matplotlib and embedded as images.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,10 +32,11 @@ class ReportError(Exception):
 
 @dataclass
 class RunRecord:
-    summary: RunSummary
+    summary: RunSummary            # its `resolved` with the amendments applied
     readings: list[dict]
     events: list[dict]
     results: Any
+    amendments: list[dict] = field(default_factory=list)
 
 
 def verified(reader: RecordsReader, run_id: str) -> None:
@@ -54,7 +55,10 @@ def load(path: Path, run_id: str, keys: Path | None = None) -> RunRecord:
             raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
         verified(reader, run_id)
         results = [r for r in reader.results(run_id) if r["kind"] == "results"]
-        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"])
+        amendments = reader.amendments(run_id)
+        # The document shows each field as amended, and lists the amendments (ISO/IEC 17025 7.5.2, 7.8.8).
+        summary = replace(summary, resolved={**summary.resolved, **{a["field"]: a["amended"] for a in amendments}})
+        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments)
 
 
 def _environment(readings: list[dict], w: dict[str, str]) -> str:
@@ -271,13 +275,22 @@ DOCUMENTS = {
 }
 
 
+def _amendments(rec: RunRecord, lab) -> list[dict[str, str]]:
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(getattr(lab, "timezone", "UTC"))
+    return [{"field": a["field"], "original": str(a["original"]) or "—", "amended": str(a["amended"]) or "—",
+             "operator": a["operator"], "reason": a["reason"],
+             "time": datetime.fromtimestamp(a["time"], zone).strftime("%Y-%m-%d %H:%M %Z")}
+            for a in rec.amendments]
+
+
 def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
     if rec.summary.procedure not in DOCUMENTS:
         raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
                           f"{', '.join(DOCUMENTS)})")
     doc = DOCUMENTS[rec.summary.procedure]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    html = env.get_template(doc.template).render(**doc.context(rec, lab, lang))
+    html = env.get_template(doc.template).render(**doc.context(rec, lab, lang), amendments=_amendments(rec, lab))
     stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []

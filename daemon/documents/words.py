@@ -4,6 +4,9 @@ from __future__ import annotations
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "draft": "DRAFT — NOT VALID UNTIL CHECKED AND SIGNED",
+        "amendments": "Amendments", "amended_field": "Field", "amended_from": "Recorded", "amended_to": "Amended to",
+        "amended_by": "By, when", "amended_why": "Reason",
+        "amended_note": "This document shows the amended values; the values first recorded are kept in the record.",
         "certificate": "Calibration certificate (draft)",
         "check_report": "Intermediate check report",
         "customer": "Customer / work order", "uut": "Unit under test", "serial": "serial",
@@ -60,6 +63,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "id": {
         "draft": "KONSEP — TIDAK BERLAKU SEBELUM DIPERIKSA DAN DITANDATANGANI",
+        "amendments": "Perubahan", "amended_field": "Isian", "amended_from": "Tercatat", "amended_to": "Diubah menjadi",
+        "amended_by": "Oleh, waktu", "amended_why": "Alasan",
+        "amended_note": "Dokumen ini memuat nilai yang telah diubah; nilai yang pertama dicatat tetap tersimpan dalam rekaman.",
         "certificate": "Sertifikat kalibrasi (konsep)",
         "check_report": "Laporan cek antara",
         "customer": "Pelanggan / nomor order", "uut": "Alat yang dikalibrasi", "serial": "nomor seri",

@@ -50,7 +50,7 @@ class RecordsReader:
             found = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise RecordsError(f"{self.path} is not a records database ({exc})") from None
-        missing = set(TABLES) - found
+        missing = set(TABLES) - found - {"amendments"}     # amendments: since schema 2
         if missing:
             self.conn.close()
             raise RecordsError(f"{self.path} is not a labd records database (no {', '.join(sorted(missing))} "
@@ -113,6 +113,11 @@ class RecordsReader:
     def commands(self) -> list[dict]:
         """Every command received, with who sent it, from where, and what came of it."""
         return [dict(r) for r in self.conn.execute("SELECT * FROM commands ORDER BY id")]
+
+    def amendments(self, run_id: str) -> list[dict]:
+        """Corrections of the run's recorded information, oldest first (the originals are untouched)."""
+        return [{**dict(r), "original": json.loads(r["original"]), "amended": json.loads(r["amended"])}
+                for r in self.conn.execute("SELECT * FROM amendments WHERE run_id = ? ORDER BY id", (run_id,))]
 
     def readings(self, run_id: str) -> list[dict]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM readings WHERE run_id = ? ORDER BY id",

@@ -19,6 +19,9 @@ TABLES = {
     "events": ("run_id", "attempt", "time", "kind", "data"),
     "results": ("run_id", "time", "kind", "data"),
     "commands": ("time", "source", "operator", "payload", "outcome"),
+    # A correction of recorded information (ISO/IEC 17025 7.5.2): the original row stays as it was; this row
+    # names it (run and field), with the value before and after, who, from where, and why.
+    "amendments": ("run_id", "time", "field", "original", "amended", "operator", "source", "reason"),
 }
 GENESIS = "0" * 64
 

@@ -248,6 +248,11 @@ class Records:
         values = (time.time(), source, operator, payload if isinstance(payload, str) else to_json(payload), outcome)
         await self._do(lambda w: w.append("commands", values))
 
+    async def amend(self, run_id: str, field: str, original: Any, amended: Any, operator: str, source: str,
+                    reason: str) -> None:
+        values = (run_id, time.time(), field, to_json(original), to_json(amended), operator, source, reason)
+        await self._do(lambda w: w.append("amendments", values))
+
     async def flush(self) -> None:
         await self._do(lambda w: None)
 

@@ -15,10 +15,10 @@ The service's own operator (role "service", the scheduler) is never reachable fr
 from __future__ import annotations
 
 from labd.daemon.config import Config
+from labd.daemon.config.models import ROLE_RANK as RANK
 
 from .commands import CommandError
 
-RANK = {"trainee": 0, "technician": 1, "supervisor": 2, "manager": 3}
 READ_ONLY = ("status", "list")
 
 
