@@ -84,3 +84,25 @@ async def test_report_refuses_records_whose_results_were_edited(tmp_path):
     assert not (tmp_path / "docs").exists()
     proc = labd("export", "r1")
     assert proc.returncode == 1 and "fail verification" in proc.stderr
+
+
+async def test_a_change_to_the_configuration_is_recorded_at_the_next_start(tmp_path):
+    import shutil
+
+    from labd.daemon.config import load_config
+    from labd.daemon.engine import record_configuration
+    from .conftest import CONFIG
+    lab = tmp_path / "lab"
+    shutil.copytree(CONFIG, lab, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    store = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        assert await record_configuration(store, load_config(lab), "service") == "first recorded"
+        assert await record_configuration(store, load_config(lab), "service") is None    # unchanged: no row
+        text = (lab / "operators.toml").read_text().replace('authorised = []', 'authorised = ["equipment-check"]')
+        (lab / "operators.toml").write_text(text)
+        changed = await record_configuration(store, load_config(lab), "service")
+    finally:
+        await store.close()
+    assert changed is not None and changed.startswith("changed since last recorded: operators.toml (modified ")
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        assert len([c for c in reader.commands() if c["source"] == "service"]) == 2

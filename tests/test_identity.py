@@ -83,7 +83,7 @@ async def test_identity_comes_from_the_login_and_is_what_the_record_keeps(tmp_pa
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         assert reader.run(run_id).operator == "demo"
         commands = {json.loads(c["payload"])["id"]: c for c in reader.commands()
-                    if c["payload"].startswith("{")}
+                    if c["source"].startswith("mqtt")}
     assert commands["d1"]["operator"] == "demo" and commands["d1"]["source"] == "mqtt:demo"
     assert commands["t2"]["operator"] == "trainee" and commands["t2"]["outcome"].startswith("refused")
 

@@ -100,9 +100,11 @@ async def test_a_technician_runs_a_calibration_over_mqtt_and_every_reading_is_re
         recorded = reader.readings(run_id)
         assert reader.run(run_id).state == "completed"
         assert reader.verify().ok
-        commands = reader.conn.execute("SELECT outcome FROM commands").fetchall()
+        commands = reader.conn.execute("SELECT outcome FROM commands WHERE source = 'mqtt:demo'").fetchall()
+        configuration = reader.last_configuration()
     assert len(recorded) == len(seen["readings"]) >= 6          # every live reading of the run is on record
     assert [tuple(c) for c in commands] == [("ok",), ("ok",)]    # the start and the answer
+    assert configuration is not None and "operators.toml" in configuration["files"]   # on record at the start
     series = [s for s in victoria.export('{__name__="reading_raw_value"}') if s["metric"].get("run") == run_id]
     streamed = sorted((t, v) for s in series for t, v in zip(s["timestamps"], s["values"]))
     expected = sorted((round(r["time"] * 1000), r["value"]) for r in recorded)

@@ -26,8 +26,8 @@ from rich.table import Table
 
 from labd.daemon.config import Config, keys_dir, records_path, runs_dir
 from labd.daemon.engine import (Conflict, Reservations, RunFailed, RunRefused, authorise, bench, execute, history_from,
-                                load_for_resume, new_run_id, parameters, preflight, procedure, refuse, run_control,
-                                start_record)
+                                load_for_resume, new_run_id, parameters, preflight, procedure, record_configuration,
+                                refuse, run_control, start_record)
 from labd.daemon.records import Records, RecordsError
 from labd.procedures import RunContext, register
 from labd.procedures.clock import Clock, WallClock
@@ -112,6 +112,7 @@ async def run_procedure(config: Config, name: str, params: dict[str, Any], *, si
     store = Records(records_path(config, records), keys_dir(config))
     try:
         await store.open()
+        await record_configuration(store, config, "cli")
     except RecordsError as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -114,6 +114,12 @@ class RecordsReader:
         """Every command received, with who sent it, from where, and what came of it."""
         return [dict(r) for r in self.conn.execute("SELECT * FROM commands ORDER BY id")]
 
+    def last_configuration(self) -> dict | None:
+        """The configuration's fingerprint as last recorded (engine/configuration.py), if any."""
+        row = self.conn.execute("SELECT payload FROM commands WHERE payload LIKE '{\"action\":\"configuration\"%' "
+                                "ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
+
     def amendments(self, run_id: str) -> list[dict]:
         """Corrections of the run's recorded information, oldest first (the originals are untouched)."""
         return [{**dict(r), "original": json.loads(r["original"]), "amended": json.loads(r["amended"])}

@@ -15,7 +15,7 @@ import ssl
 from typing import Any
 
 from labd.daemon.config import Config, documents_dir, keys_dir, records_path as resolve_records
-from labd.daemon.engine import RunRefused, bench, describe_claims
+from labd.daemon.engine import RunRefused, bench, describe_claims, record_configuration
 from labd.daemon.records import Records, RecordsReader
 from labd.drivers import InstrumentError
 from labd.procedures.clock import Clock, WallClock
@@ -73,6 +73,9 @@ class Service:
     # --- life cycle --------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         await self.records.open()
+        changed = await record_configuration(self.records, self.config, "service")
+        if changed:
+            log.info("configuration %s", changed)
         station = self.config.lab.station
         if self.influx_url:
             self.records.outbox_line = lambda run_id, r: line(station, run_id, r)
