@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -20,7 +21,7 @@ def operators() -> None:
     """The competence register's people and their passwords."""
 
 
-def _passwords(config, records) -> tuple[Passwords, object]:
+def _passwords(config, records) -> tuple[Passwords, Path]:
     path = records_path(config, records)
     return Passwords(keys_folder(path, keys_dir(config))), path
 
