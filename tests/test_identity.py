@@ -103,3 +103,20 @@ async def test_a_technician_may_not_abort_a_supervisors_run_but_a_supervisor_may
             ok = (await replies(supervisor, "s2"))["s2"]
     assert "demo (technician) may not abort run" in refused["error"] and "it takes a supervisor" in refused["error"]
     assert ok["ok"]
+
+
+async def test_the_records_head_is_retained_on_the_broker(tmp_path, mosquitto):
+    async with running_service(tmp_path, mosquitto) as service:
+        async with tablet(mosquitto, "demo") as client:
+            await send(client, id="s1", action="status")          # a recorded command moves the head
+            await service.records.flush()
+            await asyncio.sleep(0.5)
+            await client.subscribe(f"{ROOT}/records/head", qos=1)
+            async with asyncio.timeout(20):
+                async for m in client.messages:
+                    head = json.loads(m.payload)
+                    if head["seq"] >= 2:
+                        break
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        audit = reader.conn.execute("SELECT hash FROM audit WHERE seq = ?", (head["seq"],)).fetchone()[0]
+    assert head["hash"] == audit and head["records"] == "labd.sqlite" and len(head["mac"]) == 64

@@ -180,6 +180,8 @@ def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(tmp_path)
         assert text.startswith("#"), f"{name} is not commented"
         tomllib.loads(text)
     data = json.loads(labd("config", "check", str(target), "--json", cwd=tmp_path).stdout)
+    key = Path(data["data"]["records"]).parent / "keys" / "records.key"     # the records key, made by init
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
     assert data["instruments"]["balance"]["options"] == {"stable_timeout": 60.0, "capacity": None}
     assert "mettler-sics" in data["drivers"]
     again = labd("init", str(target), cwd=tmp_path, check=False)
