@@ -8,7 +8,7 @@ from .address import open_transport, parse_address
 from .errors import (BusyError, CommandRejected, Disconnected, InstrumentError, InstrumentReportedError,
                      InstrumentTimeout, NotSupported, OutOfRange, OverloadError, ProtocolError, UnderloadError)
 from .instruments import DRIVERS
-from .instruments.base import Driver, DriverOptions, parse_number
+from .instruments.base import Driver, DriverOptions, Identity, parse_number
 from .kinds import (AmbientSensor, Balance, Instrument, MultifunctionCalibrator, Multimeter, ProbeInfo, Reading,
                     TemperatureSource, ThermometerReadout)
 from .stream import SerialSettings
@@ -29,7 +29,7 @@ def create_instrument(id: str, driver: str, address: str, *, options: dict[str, 
 
 __all__ = [
     "AmbientSensor", "Balance", "BusyError", "CommandRejected", "DRIVERS", "Disconnected", "Driver", "DriverOptions",
-    "Instrument", "parse_number",
+    "Identity", "Instrument", "parse_number",
     "InstrumentError", "InstrumentReportedError", "InstrumentTimeout", "MultifunctionCalibrator", "Multimeter",
     "NotSupported", "OutOfRange", "OverloadError", "ProbeInfo", "ProtocolError", "Reading", "SerialSettings",
     "TemperatureSource", "ThermometerReadout", "UnderloadError", "create_instrument", "parse_address",

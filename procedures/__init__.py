@@ -17,7 +17,7 @@ from . import (balance_calibration, dmm_calibration, equipment_check, solution_s
                thermometer_calibration, working_standard_check)
 from .context import Prompt, RecordedReading, RunContext
 from .params import build
-from .standards import Standard, StandardError, register
+from .standards import NotTheStandard, Standard, StandardError, register
 
 
 @dataclass(frozen=True)
@@ -57,5 +57,5 @@ def parse_parameters(info: ProcedureInfo, values: dict[str, Any]) -> Any:
     return build(info.parameters, values)
 
 
-__all__ = ["PROCEDURES", "ProcedureInfo", "Prompt", "RecordedReading", "RunContext", "Standard", "StandardError",
+__all__ = ["NotTheStandard", "PROCEDURES", "ProcedureInfo", "Prompt", "RecordedReading", "RunContext", "Standard", "StandardError",
            "parse_parameters", "register"]

@@ -15,7 +15,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import check_loads, record_ambient, standards_used
+from .steps import check_loads, identified, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -129,7 +129,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         ctx.progress(Event.STEP, {"done": done, "of": total, "label": label})
     async with ctx.safe({p.balance: balance}):
         await balance.open()
-        ctx.event(Event.IDENTIFIED, balance=await balance.identify())
+        await identified(ctx, [], balance=p.balance)
         await ctx.ask("prepare", f"Level the balance {p.uut_serial}, let it warm up, and clean the pan. "
                                  "Type 'done' when ready.")
         await balance.zero()

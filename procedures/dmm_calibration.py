@@ -22,7 +22,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import record_ambient, standards_used
+from .steps import identified, record_ambient, standards_used
 
 NAME = "dmm-calibration"
 VERSION = "1.0"
@@ -120,7 +120,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await cal.open()
         await dmm.open()
         await cal.standby()
-        ctx.event(Event.IDENTIFIED, calibrator=await cal.identify(), multimeter=await dmm.identify())
+        await identified(ctx, [p.standard], calibrator=p.calibrator, multimeter=p.multimeter)
         await ctx.ask("connect", f"Connect the calibrator's output to the multimeter {p.uut_serial} (HI–HI, LO–LO) "
                                  "with low-thermal leads. Type 'done' when connected.")
         for index, v in enumerate(p.points):

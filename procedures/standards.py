@@ -13,6 +13,11 @@ class StandardError(Exception):
     """A standard that may not be used: expired, or asked for a point outside its certificate."""
 
 
+class NotTheStandard(StandardError):
+    """The instrument reports another serial than the one the standard's certificate is for: the run is refused
+    before anything moves (ISO/IEC 17025 6.4.8: the equipment used is the equipment calibrated)."""
+
+
 @dataclass(frozen=True)
 class Correction:
     value: float
@@ -34,12 +39,23 @@ class Standard:
     resolution: float = 0.0
     instrument: str | None = None       # the instrument that reads it, and on which channel
     channel: int | None = None
+    issued_by: str = ""
+    readout_serial: str | None = None
+
+    @property
+    def reported_serial(self) -> str | None:
+        """The serial its instrument must report: its own when the standard is the instrument (a calibrator),
+        the readout's when the certificate covers probe and readout; None when nothing can be checked."""
+        if self.instrument is None:
+            return None
+        return self.readout_serial if self.channel is not None else self.serial_number
 
     @classmethod
     def from_config(cls, id: str, cfg) -> "Standard":
         return cls(id, cfg.description, cfg.serial_number, cfg.certificate, cfg.calibrated, cfg.due, cfg.unit,
                    tuple((p.nominal, p.correction, p.expanded_uncertainty, p.k) for p in cfg.corrections),
-                   cfg.drift_allowance, cfg.resolution, cfg.instrument, cfg.channel)
+                   cfg.drift_allowance, cfg.resolution, cfg.instrument, cfg.channel, cfg.issued_by,
+                   cfg.readout_serial)
 
     def check_valid(self, on: date) -> None:
         if on > self.due:

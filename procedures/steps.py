@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from labd.drivers import AmbientSensor
+from labd.drivers import AmbientSensor, Identity
 from labd.drivers.errors import NotSupported
 
 from .context import RecordedReading, RunContext
 from .events import Event
+from .standards import NotTheStandard
 
 
 async def record_ambient(ctx: RunContext, point: int | None) -> list[RecordedReading]:
@@ -63,3 +64,30 @@ def standards_used(ctx: RunContext, *ids: str) -> None:
         ctx.event(Event.STANDARD_USED, standard=sid, description=std.description, serial_number=std.serial_number,
                   certificate=std.certificate,
                   calibrated=std.calibrated.isoformat(), due=std.due.isoformat())
+
+
+async def identified(ctx: RunContext, standards: Iterable[str], **instruments: str) -> dict[str, Identity]:
+    """Ask each instrument (by role: `calibrator="calibrator"`) who it is, put that on record, and match each of
+    `standards` read through one of them with its certificate's serial: a certificate belongs to one instrument.
+    Called before anything moves, so a mismatch (NotTheStandard) refuses the run."""
+    found: dict[str, Identity] = {}
+    for role, iid in instruments.items():
+        inst = ctx.instruments[iid]
+        identity = getattr(inst, "identity", None)
+        found[role] = await identity() if callable(identity) else Identity.parse(await inst.identify())
+    ctx.event(Event.IDENTIFIED, **{role: i.text for role, i in found.items()},
+              identities={role: {"instrument": instruments[role], "manufacturer": i.manufacturer, "model": i.model,
+                                 "serial": i.serial} for role, i in found.items()})
+    by_instrument = {instruments[role]: i for role, i in found.items()}
+    for sid in standards:
+        std = ctx.standards[sid]
+        expected = std.reported_serial
+        seen = by_instrument.get(std.instrument or "")
+        if expected is None or seen is None or seen.serial is None:
+            continue
+        if seen.serial != expected:
+            what = "the readout its certificate covers" if std.channel is not None else "the instrument"
+            raise NotTheStandard(f"standard {sid}: {std.instrument} reports serial {seen.serial}, but {what} in the "
+                                 f"register (certificate {std.certificate}) has serial {expected}: the certificate "
+                                 f"is not this instrument's; refused before anything moved")
+    return found

@@ -16,7 +16,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
-from .steps import check_set_points, heat, record_ambient, standards_used
+from .steps import check_set_points, heat, identified, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -114,7 +114,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     async with ctx.safe({p.source: source}):
         await source.open()
         await readout.open()
-        ctx.event(Event.IDENTIFIED, source=await source.identify(), readout=await readout.identify())
+        await identified(ctx, [p.reference_standard], source=p.source, readout=p.readout)
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
                                        f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")

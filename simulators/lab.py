@@ -76,6 +76,11 @@ def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> di
     return dict(sim)
 
 
+def _identity(sim: dict[str, Any]) -> dict[str, str]:
+    """The serial a simulated instrument reports (`simulation.serial`); not a parameter of its model."""
+    return {"serial": str(sim["serial"])} if "serial" in sim else {}
+
+
 class SimulatedLab:
     def __init__(self, instruments: Mapping[str, InstrumentLike], *, speed: float = 1.0, seed: int | None = None,
                  ambient_id: str | None = None, start: float | None = None) -> None:
@@ -129,7 +134,7 @@ class SimulatedLab:
             return await self._serve(iid, ScpiWellSim(well, min_set_point=float(opts.get("min_set_point", -25)),
                                                       max_set_point=float(opts.get("max_set_point", 150))), "pty")
         if cfg.driver == "fluke-1529":
-            _kwargs(iid, sim, {"source", "channels"})
+            _kwargs(iid, sim, {"source", "channels", "serial"})
             source = sim.get("source")
             if source is not None and source not in w.blocks:
                 raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated heat source {source!r}")
@@ -142,26 +147,33 @@ class SimulatedLab:
                 probes[int(ch)] = Probe(block, tuple(spec.get("error", (0.0,))), float(spec.get("noise", 0.001)),
                                         self._rng())
             w.probes[iid] = probes
-            return await self._serve(iid, Readout1529Sim(self.clock, probes, probe_names=names), "pty")
+            return await self._serve(iid, Readout1529Sim(self.clock, probes, probe_names=names,
+                                                         **_identity(sim)), "pty")
         if cfg.driver == "mettler-sics":
             kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit",
-                                    "eccentricity"})
+                                    "eccentricity", "serial"})
+            ident = _identity(kw)
+            kw.pop("serial", None)
             balance = BalanceModel(self.clock, self._rng(), **kw)
             w.balances[iid] = balance
-            return await self._serve(iid, MtSicsBalanceSim(balance), "pty")
+            return await self._serve(iid, MtSicsBalanceSim(balance, **ident), "pty")
         if cfg.driver == "fluke-5520a":
-            kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time"})
+            kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time", "serial"})
+            ident = _identity(kw)
+            kw.pop("serial", None)
             calibrator = CalibratorModel(self.clock, self._rng(), **kw)
             w.calibrators[iid] = calibrator
-            return await self._serve(iid, Calibrator5520Sim(calibrator), "tcp")
+            return await self._serve(iid, Calibrator5520Sim(calibrator, **ident), "tcp")
         if cfg.driver == "keysight-344xx":
-            kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise"})
+            kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise", "serial"})
+            ident = _identity(kw)
+            kw.pop("serial", None)
             source = kw.pop("source", None)
             if source is not None and source not in w.calibrators:
                 raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated calibrator {source!r}")
             multimeter = MultimeterModel(self._rng(), w.calibrators.get(source) if source else None, **kw)
             w.multimeters[iid] = multimeter
-            return await self._serve(iid, Dmm344xxSim(multimeter), "tcp")
+            return await self._serve(iid, Dmm344xxSim(multimeter, **ident), "tcp")
         if cfg.driver == "modbus-ambient":
             sim_server = ModbusAmbientSim(w.ambient, register_map=opts.get("register_map", "xy-md02"))
             self.servers[iid] = sim_server

@@ -82,6 +82,10 @@ class StandardConfig(_Strict):
     corrections: list[CorrectionPoint] = Field(min_length=1)
     drift_allowance: float = Field(default=0.0, ge=0)   # half-width of a rectangular drift allowance
     resolution: float = Field(default=0.0, ge=0)
+    issued_by: str = ""                    # the laboratory that issued the certificate (traceability statement)
+    # A probe calibrated together with its readout: the readout's serial as it reports it. A run refuses a
+    # readout that reports another (the certificate is not for that pair).
+    readout_serial: str | None = None
 
     @field_validator("corrections")
     @classmethod

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from labd.drivers import InstrumentError
-from labd.procedures import PROCEDURES, ProcedureInfo, RecordedReading, RunContext, StandardError
+from labd.procedures import NotTheStandard, PROCEDURES, ProcedureInfo, RecordedReading, RunContext, StandardError
 from labd.procedures.context import AnswerError
 from labd.procedures.events import Event
 from labd.procedures.control import Aborted, AmbientSuspender, RunControl
@@ -197,6 +197,10 @@ async def execute(ctx: RunContext, info: ProcedureInfo, params: Any) -> Outcome:
         set_state(ctx, "interrupted", error="stopped before it finished", **ctx.interruption)
         await _flush(ctx)
         raise
+    except NotTheStandard as exc:     # found out by asking the instrument, before anything moved
+        set_state(ctx, "refused", error=str(exc))
+        await _flush(ctx)
+        raise RunFailed(ctx.run_id, "refused", str(exc)) from None
     except Exception as exc:
         aborted = isinstance(exc, Aborted)
         known = isinstance(exc, (Aborted, InstrumentError, TimeoutError, AnswerError, OSError, StandardError,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,6 +25,34 @@ def parse_number(instrument: str, text: str) -> float:
     if not math.isfinite(value):
         raise ProtocolError(instrument, "number out of range", text.encode("utf-8", "replace"))
     return value
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who an instrument says it is: from `*IDN?` (IEEE 488.2 10.14: manufacturer, model, serial, firmware) or
+    the driver's own query. `serial` is None when the instrument does not report one.
+
+    >>> Identity.parse("FLUKE,5520A,9311022,1.4+1.0+2.0+*")
+    Identity(manufacturer='FLUKE', model='5520A', serial='9311022', firmware='1.4+1.0+2.0+*', text='FLUKE,5520A,9311022,1.4+1.0+2.0+*')
+    >>> Identity.parse("Mettler Toledo XS205 Excellence, serial 1126493049").serial
+    '1126493049'
+    >>> Identity.parse("Hart 9140 firmware 1.1").serial is None
+    True
+    """
+    manufacturer: str
+    model: str
+    serial: str | None
+    firmware: str
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Identity":
+        text = text.strip()
+        fields = [f.strip() for f in text.split(",")]
+        if len(fields) == 4 and all(fields[:3]):
+            return cls(fields[0], fields[1], fields[2] if fields[2] not in ("0", "") else None, fields[3], text)
+        m = re.search(r"\bserial (\S+)", text)
+        return cls("", text, m[1] if m else None, "", text)
 
 
 class DriverOptions(BaseModel):
@@ -81,6 +110,10 @@ class Driver:
 
     async def identify(self) -> str:
         return (await self.line.query("*IDN?")).strip()
+
+    async def identity(self) -> Identity:
+        """The identification, parsed: what a standard's certificate is matched against."""
+        return Identity.parse(await self.identify())
 
     async def sample(self) -> list[Reading]:
         raise NotImplementedError
