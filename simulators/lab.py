@@ -76,7 +76,7 @@ def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> di
     return dict(sim)
 
 
-def _identity(sim: dict[str, Any]) -> dict[str, str]:
+def _identity(sim: dict[str, Any]) -> dict[str, Any]:
     """The serial a simulated instrument reports (`simulation.serial`); not a parameter of its model."""
     return {"serial": str(sim["serial"])} if "serial" in sim else {}
 

@@ -50,7 +50,7 @@ async def test_balance_certificate_in_indonesian_carries_results_standards_and_c
     paths = render(load(tmp_path / "labd.sqlite", "balance-calibration-1"), config.lab, "id", tmp_path / "out")
     pdf = next(p for p in paths if p.suffix == ".pdf")
     text = pdf_text(pdf)
-    for expected in ("Sertifikat kalibrasi (konsep)", "KONSEP", "TMB-2026-017", "PT Contoh / WO-88",
+    for expected in ("Sertifikat Kalibrasi (konsep)", "KONSEP", "TMB-2026-017", "PT Contoh / WO-88",
                      "KAL-2025/0212/MASSA", "2027-03-12", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
                      "Instrumen simulasi", "JCGM 100:2008"):
         assert expected in text, expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import lab, people, records, run, setup
+from . import lab, people, records, review, run, setup
 from .calc import calc, validate
 from .logs import configure
 
@@ -29,7 +29,7 @@ def main(verbose: int, log_format: str) -> None:
 
 
 for command in (calc, validate, *lab.COMMANDS, *run.COMMANDS, *records.COMMANDS, *setup.COMMANDS,
-                *people.COMMANDS):
+                *people.COMMANDS, *review.COMMANDS):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -205,6 +205,20 @@ class LabConfig(_Strict):
     # The records key and the signed heads (mode 0600; best on another file system or owner than the records).
     keys_dir: str | None = None           # relative to data_dir; default: keys/ beside the records file
     timezone: str = "UTC"                 # the lab's time zone (IANA name, e.g. Asia/Makassar): schedules, documents
+    code: str = Field(default="LAB", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")   # in certificate numbers
+    # Issued certificates are numbered by this scheme: {lab} the code, {year}, {seq} the year's sequence.
+    certificate_number: str = "{lab}/{year}/{seq:04d}"
+
+    @field_validator("certificate_number")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        try:
+            v.format(lab="L", year=2026, seq=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"not a certificate number scheme ({exc}); use {{lab}}, {{year}} and {{seq}}") from None
+        if "{seq" not in v:
+            raise ValueError("the scheme must hold {seq}: numbers must be unique")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labd.calc.budget import decimals_of, round_result
-from labd.daemon.records import RecordsError, RecordsReader, RunSummary
+from labd.daemon.records import RecordsError, RecordsReader, Review, RunSummary, content_digest, review
 
 from .charts import control_chart, drift_plot, series_plot
 from .words import words
@@ -37,6 +37,7 @@ class RunRecord:
     events: list[dict]
     results: Any
     amendments: list[dict] = field(default_factory=list)
+    review: Review = Review("draft", None, None, None, None)
 
 
 def verified(reader: RecordsReader, run_id: str) -> None:
@@ -58,7 +59,9 @@ def load(path: Path, run_id: str, keys: Path | None = None) -> RunRecord:
         amendments = reader.amendments(run_id)
         # The document shows each field as amended, and lists the amendments (ISO/IEC 17025 7.5.2, 7.8.8).
         summary = replace(summary, resolved={**summary.resolved, **{a["field"]: a["amended"] for a in amendments}})
-        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments)
+        state = review(reader.signatures(run_id), content_digest(reader, run_id))
+        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments,
+                         state)
 
 
 def _environment(readings: list[dict], w: dict[str, str]) -> str:
@@ -284,13 +287,33 @@ def _amendments(rec: RunRecord, lab) -> list[dict[str, str]]:
             for a in rec.amendments]
 
 
-def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
+def _review(rec: RunRecord, lab, names: dict[str, str], w: dict[str, str]) -> dict[str, Any]:
+    """The review state as the document shows it: DRAFT until issued; the signers' names and times."""
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(getattr(lab, "timezone", "UTC"))
+
+    def signer(row: dict | None) -> dict[str, str] | None:
+        if row is None:
+            return None
+        when = datetime.fromtimestamp(row["time"], zone).strftime("%Y-%m-%d %H:%M %Z")
+        return {"name": names.get(row["operator"], row["operator"]), "id": row["operator"], "time": when}
+    r = rec.review
+    return {"issued": r.state == "issued", "state": r.state, "number": r.number,
+            "checked": signer(r.checked), "authorised": signer(r.authorised),
+            "replaces": w["replaces"].format(number=r.replaces) if r.replaces and r.state == "issued" else ""}
+
+
+def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf"),
+           names: dict[str, str] | None = None) -> list[Path]:
+    """`names`: operator id → full name (the competence register), for the people the document names."""
     if rec.summary.procedure not in DOCUMENTS:
         raise ReportError(f"no document for procedure {rec.summary.procedure} (documents exist for "
                           f"{', '.join(DOCUMENTS)})")
     doc = DOCUMENTS[rec.summary.procedure]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    html = env.get_template(doc.template).render(**doc.context(rec, lab, lang), amendments=_amendments(rec, lab))
+    context = doc.context(rec, lab, lang)
+    html = env.get_template(doc.template).render(**context, amendments=_amendments(rec, lab), names=names or {},
+                                                 review=_review(rec, lab, names or {}, context["w"]))
     stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -304,7 +327,7 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
 
 
 def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[str, ...] = ("en", "id"),
-                    warn=None, keys: Path | None = None) -> list[Path]:
+                    warn=None, keys: Path | None = None, names: dict[str, str] | None = None) -> list[Path]:
     """A completed run's document in each language, from the record; [] for a procedure without one.
 
     Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
@@ -315,11 +338,11 @@ def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[
     written: list[Path] = []
     for lang in langs:
         try:
-            written += render(rec, lab, lang, folder)
+            written += render(rec, lab, lang, folder, names=names)
         except OSError as exc:
             if warn is not None:
                 warn(f"PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)")
-            written += render(rec, lab, lang, folder, ("html",))
+            written += render(rec, lab, lang, folder, ("html",), names=names)
     return written
 
 

@@ -50,7 +50,7 @@ class RecordsReader:
             found = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise RecordsError(f"{self.path} is not a records database ({exc})") from None
-        missing = set(TABLES) - found - {"amendments"}     # amendments: since schema 2
+        missing = set(TABLES) - found - {"amendments", "signatures"}     # since schema 2
         if missing:
             self.conn.close()
             raise RecordsError(f"{self.path} is not a labd records database (no {', '.join(sorted(missing))} "
@@ -119,6 +119,11 @@ class RecordsReader:
         row = self.conn.execute("SELECT payload FROM commands WHERE payload LIKE '{\"action\":\"configuration\"%' "
                                 "ORDER BY id DESC LIMIT 1").fetchone()
         return json.loads(row[0]) if row else None
+
+    def signatures(self, run_id: str) -> list[dict]:
+        """The run's signatures, oldest first."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM signatures WHERE run_id = ? ORDER BY id",
+                                                   (run_id,))]
 
     def amendments(self, run_id: str) -> list[dict]:
         """Corrections of the run's recorded information, oldest first (the originals are untouched)."""

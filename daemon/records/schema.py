@@ -22,6 +22,10 @@ TABLES = {
     # A correction of recorded information (ISO/IEC 17025 7.5.2): the original row stays as it was; this row
     # names it (run and field), with the value before and after, who, from where, and why.
     "amendments": ("run_id", "time", "field", "original", "amended", "operator", "source", "reason"),
+    # An electronic signature on a run's document (21 CFR 11.50, 11.70 in spirit): who, its meaning (checked,
+    # authorised), when, from where, and the digest of the content signed; authorising issues the certificate,
+    # with its number (year and sequence: unique and without gaps, given out by the one writer).
+    "signatures": ("run_id", "time", "meaning", "operator", "source", "content", "certificate", "year", "sequence"),
 }
 GENESIS = "0" * 64
 

@@ -253,6 +253,21 @@ class Records:
         values = (run_id, time.time(), field, to_json(original), to_json(amended), operator, source, reason)
         await self._do(lambda w: w.append("amendments", values))
 
+    async def sign(self, run_id: str, meaning: str, operator: str, source: str, content: str,
+                   number: Callable[[int], str] | None = None, year: int | None = None) -> str | None:
+        """A signature; with `number` (authorising), the certificate's number, made from the next sequence of
+        `year` inside the same transaction: two authorisations at once never get the same number or a gap."""
+        def op(w: _Writer) -> str | None:
+            certificate, sequence = None, None
+            if number is not None and year is not None:
+                last = w.conn.execute("SELECT MAX(sequence) FROM signatures WHERE year = ?", (year,)).fetchone()[0]
+                sequence = (last or 0) + 1
+                certificate = number(sequence)
+            w.append("signatures", (run_id, time.time(), meaning, operator, source, content, certificate, year,
+                                    sequence))
+            return certificate
+        return await self._do(op)
+
     async def flush(self) -> None:
         await self._do(lambda w: None)
 

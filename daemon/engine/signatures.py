@@ -1,0 +1,55 @@
+"""Review and approval of a run's document by electronic signature (SOP Kalibrasi Alat steps 5–8; ISO/IEC 17025
+7.8.1.2, 7.8.8; 21 CFR 11.50/11.70 as the model of what a signature must carry).
+
+A document goes draft → checked → authorised (= issued). Each step is a signature made with the signer's
+password at that moment; the record keeps who, the meaning, when, from where, and the digest of what was
+signed (the run's results and its declared information as amended). A signature counts only for the content
+it signed: an amendment afterwards returns the document to draft, and issuing it again gives a new
+certificate number that says which one it replaces (7.8.8).
+
+Who: checking takes a supervisor (or the technical manager) who is not the run's operator; authorising takes
+the technical manager, who is neither the run's operator nor its checker.
+"""
+from __future__ import annotations
+
+from labd.daemon.config import Config
+from labd.daemon.records import RunSummary, review
+
+from .runner import RunRefused
+
+MEANINGS = ("checked", "authorised")
+
+
+def check_signature(config: Config, summary: RunSummary, signatures: list[dict], content: str, meaning: str,
+                    operator: str) -> None:
+    """Refuse (RunRefused, one line) unless `operator` may sign the run's document with `meaning` now."""
+    if meaning not in MEANINGS:
+        raise RunRefused(f"a signature means {' or '.join(MEANINGS)}, not {meaning!r}")
+    if summary.state != "completed":
+        raise RunRefused(f"run {summary.run_id} is {summary.state}: only a completed run's document is signed")
+    entry = config.operators.get(operator)
+    if entry is None:
+        raise RunRefused(f"operator {operator!r} is not in the competence register (operators.toml)")
+    if operator == summary.operator:
+        raise RunRefused(f"{operator} ran {summary.run_id}: the operator cannot check or authorise their own "
+                         f"work")
+    now = review(signatures, content)
+    if meaning == "checked":
+        if not entry.at_least("supervisor"):
+            raise RunRefused(f"{operator} ({entry.role}) may not check documents: it takes a supervisor")
+        if now.checked is not None:
+            raise RunRefused(f"run {summary.run_id} is already checked by {now.checked['operator']}")
+        return
+    if not entry.at_least("manager"):
+        raise RunRefused(f"{operator} ({entry.role}) may not authorise documents: it takes the technical manager")
+    if now.authorised is not None:
+        raise RunRefused(f"run {summary.run_id} is already issued as {now.number}")
+    if now.checked is None:
+        raise RunRefused(f"run {summary.run_id} is not checked yet: a supervisor checks it first")
+    if now.checked["operator"] == operator:
+        raise RunRefused(f"{operator} checked {summary.run_id}: another person authorises it")
+
+
+def certificate_number(config: Config, year: int):
+    scheme = config.lab.certificate_number
+    return lambda seq: scheme.format(lab=config.lab.code, year=year, seq=seq)
