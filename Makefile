@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 # The main job on the simulated lab, with embedded defaults: no broker or database needed.
 demo: $(STAMP)
-	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output --records demo-output/labd.sqlite
+	$(LABD) run thermometer-calibration --simulate --answers config/demo-answers.toml --out demo-output --records demo-output/labd.sqlite \
+	  --param customer="PT Contoh Sejahtera" --param customer_address="Jl. Pahlawan No. 10, Samarinda" \
+	  --param work_order=WO-2026-0417 --param received=$$(date +%F) --param uut_manufacturer="Contoh Instruments" \
+	  --param uut_model="PT100-4W" --param uut_condition="good, no visible damage"
 
 # Mosquitto, VictoriaMetrics, Chromium and the rest that the tests talk to.
 real-parts:

@@ -15,7 +15,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import check_loads, identified, record_ambient, standards_used
+from .steps import check_loads, check_received, identified, item, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -34,14 +34,20 @@ class Parameters:
     positions: tuple[str, ...] = param(("centre", "front", "back", "left", "right"), min_items=2, max_items=9, choices=("centre", "front", "back", "left", "right", "front-left", "front-right", "back-left", "back-right"), description="eccentricity positions, starting at centre")
     buoyancy_relative: float = param(1e-6, ge=0.0, le=1e-3, description="relative half-width of the air buoyancy correction")
     uut_description: str = param("Analytical balance", description="the balance, in words", amendable=True)
-    uut_serial: str = param("BAL-0001", description="serial number of the balance", amendable=True)
+    uut_serial: str = param("", description="serial number of the balance, if it does not report one", amendable=True)
     customer: str = param("", description="the customer, for the certificate", amendable=True)
     work_order: str = param("", description="the work order, for the certificate", amendable=True)
+    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
+    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
+    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
+    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
+    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}
 
     def validate(self, ctx: RunContext) -> None:
+        check_received(self.received)
         inst = ctx.instruments.get(self.balance)
         if inst is None or not isinstance(inst, Balance):
             raise ValueError(f"instrument {self.balance!r} is not a configured balance")
@@ -129,8 +135,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         ctx.progress(Event.STEP, {"done": done, "of": total, "label": label})
     async with ctx.safe({p.balance: balance}):
         await balance.open()
-        await identified(ctx, [], balance=p.balance)
-        await ctx.ask("prepare", f"Level the balance {p.uut_serial}, let it warm up, and clean the pan. "
+        found = await identified(ctx, [], balance=p.balance)
+        serial = await item(ctx, found["balance"], p.uut_serial)
+        await ctx.ask("prepare", f"Level the balance {serial}, let it warm up, and clean the pan. "
                                  "Type 'done' when ready.")
         await balance.zero()
         saved = ctx.resumed(0)

@@ -22,7 +22,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import identified, record_ambient, standards_used
+from .steps import check_received, identified, item, record_ambient, standards_used
 
 NAME = "dmm-calibration"
 VERSION = "1.0"
@@ -40,14 +40,20 @@ class Parameters:
     resolution: float = param(1e-6, gt=0.0, le=0.01, description="resolution relative to range")
     stability_relative: float = param(5e-6, ge=0.0, le=0.01, description="half-width of the calibrator's stability between calibrations, relative")
     uut_description: str = param("Digital multimeter", description="the multimeter, in words", amendable=True)
-    uut_serial: str = param("DMM-0001", description="serial number of the multimeter", amendable=True)
+    uut_serial: str = param("", description="serial number of the multimeter, if it does not report one", amendable=True)
     customer: str = param("", description="the customer, for the certificate", amendable=True)
     work_order: str = param("", description="the work order, for the certificate", amendable=True)
+    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
+    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
+    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
+    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
+    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.calibrator: None, self.multimeter: None}
 
     def validate(self, ctx: RunContext) -> None:
+        check_received(self.received)
         for iid, kind in ((self.calibrator, MultifunctionCalibrator), (self.multimeter, Multimeter)):
             if not isinstance(ctx.instruments.get(iid), kind):
                 raise ValueError(f"instrument {iid!r} is not a configured {kind.__name__}")
@@ -120,8 +126,9 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await cal.open()
         await dmm.open()
         await cal.standby()
-        await identified(ctx, [p.standard], calibrator=p.calibrator, multimeter=p.multimeter)
-        await ctx.ask("connect", f"Connect the calibrator's output to the multimeter {p.uut_serial} (HI–HI, LO–LO) "
+        found = await identified(ctx, [p.standard], calibrator=p.calibrator, multimeter=p.multimeter)
+        serial = await item(ctx, found["multimeter"], p.uut_serial)
+        await ctx.ask("connect", f"Connect the calibrator's output to the multimeter {serial} (HI–HI, LO–LO) "
                                  "with low-thermal leads. Type 'done' when connected.")
         for index, v in enumerate(p.points):
             corr = std.correction(v)

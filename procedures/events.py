@@ -15,6 +15,7 @@ class Event(StrEnum):
     STABILISING = "stabilising"
     STABLE = "stable"
     IDENTIFIED = "identified"           # what the instruments said they are
+    ITEM = "item"                       # the unit under test as the certificate names it (declared, reported)
     STANDARD_USED = "standard_used"     # the certificate of a standard the run relies on
     POINT_COMPLETE = "point_complete"   # with what is needed to evaluate the point again
     POINT_RESUMED = "point_resumed"

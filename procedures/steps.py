@@ -57,12 +57,25 @@ def check_loads(ctx: RunContext, balance: str, loads: Iterable[float]) -> None:
             raise ValueError(f"load {load:g} g is above the capacity of {balance} (Max = {capacity:g} g)")
 
 
+def check_received(received: str) -> None:
+    """The date the item was received, when given, is a date (YYYY-MM-DD) not in the future."""
+    if not received:
+        return
+    from datetime import date
+    try:
+        day = date.fromisoformat(received)
+    except ValueError:
+        raise ValueError(f"received: {received!r} is not a date (YYYY-MM-DD)") from None
+    if day > date.today():
+        raise ValueError(f"received: {received} is in the future")
+
+
 def standards_used(ctx: RunContext, *ids: str) -> None:
     """Put on record which certificate of each standard the run relies on (traceability)."""
     for sid in ids:
         std = ctx.standards[sid]
         ctx.event(Event.STANDARD_USED, standard=sid, description=std.description, serial_number=std.serial_number,
-                  certificate=std.certificate,
+                  certificate=std.certificate, issued_by=std.issued_by,
                   calibrated=std.calibrated.isoformat(), due=std.due.isoformat())
 
 
@@ -91,3 +104,19 @@ async def identified(ctx: RunContext, standards: Iterable[str], **instruments: s
                                  f"register (certificate {std.certificate}) has serial {expected}: the certificate "
                                  f"is not this instrument's; refused before anything moved")
     return found
+
+
+async def item(ctx: RunContext, reported: Identity | None, declared_serial: str) -> str:
+    """Put on record the unit under test as the certificate will name it: as it identified itself wherever it
+    can. When the operator declared another serial, they are asked which is right, and both stay on record."""
+    serial = declared_serial
+    if reported is not None and reported.serial:
+        serial = reported.serial
+        if declared_serial and declared_serial != reported.serial:
+            serial = await ctx.ask("item_serial", f"The unit under test reports serial {reported.serial}, but "
+                                                  f"{declared_serial} was declared. Type the serial that is "
+                                                  f"right for the certificate.", kind="text")
+    ctx.event(Event.ITEM, serial=serial, declared_serial=declared_serial,
+              reported_serial=reported.serial if reported else None,
+              manufacturer=reported.manufacturer if reported else "", model=reported.model if reported else "")
+    return serial

@@ -16,7 +16,7 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
-from .steps import check_set_points, heat, identified, record_ambient, standards_used
+from .steps import check_received, check_set_points, heat, identified, item, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -40,6 +40,11 @@ class Parameters:
     uut_serial: str = param("UUT-0001", description="serial number of the unit under test", amendable=True)
     customer: str = param("", description="the customer, for the certificate", amendable=True)
     work_order: str = param("", description="the work order, for the certificate", amendable=True)
+    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
+    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
+    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
+    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
+    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def reference_channel(self, ctx: RunContext) -> int:
         """The readout channel the reference standard is on: the register's, else channel 1."""
@@ -51,6 +56,7 @@ class Parameters:
 
     def validate(self, ctx: RunContext) -> None:
         """Checked before any instrument is touched."""
+        check_received(self.received)
         if not self.set_points:
             raise ValueError("at least one set point is needed")
         if self.repetitions < 2:
@@ -115,6 +121,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await source.open()
         await readout.open()
         await identified(ctx, [p.reference_standard], source=p.source, readout=p.readout)
+        await item(ctx, None, p.uut_serial)        # a probe on a readout channel cannot say who it is
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
                                        f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")

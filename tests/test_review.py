@@ -82,3 +82,47 @@ def test_checked_then_authorised_issues_the_certificate_and_an_amendment_needs_a
     text = pdf_text(docs / f"certificate-{run_id}-en.pdf")
     assert f"BPSMB-KAL/{year}/0002" in text and f"replaces certificate BPSMB-KAL/{year}/0001" in text
     assert "PT Maju Jaya" in text and "DRAFT" not in text
+
+
+ITEM = {"customer": "PT Contoh Sejahtera", "customer_address": "Jl. Pahlawan No. 10, Samarinda",
+        "work_order": "WO-2026-0417", "received": "2026-11-20", "uut_manufacturer": "Contoh Instruments",
+        "uut_model": "PT100-4W", "uut_condition": "good, no visible damage", "uut_serial": "UUT-0042"}
+
+
+def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tmp_path):
+    for operator, password in PASSWORDS.items():
+        assert labd("operators", "passwd", operator, stdin=password + "\n").returncode == 0
+    params = [a for k, v in ITEM.items() for a in ("--param", f"{k}={v}")]
+    run = labd("run", "thermometer-calibration", "--simulate", "--answers", str(REPO / "config" / "demo-answers.toml"),
+               "--param", "set_points=30", "--param", "repetitions=3", "--param", "stability.window=6", *params,
+               "--out", str(tmp_path / "runs"))
+    assert run.returncode == 0, run.stderr
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        run_id = reader.runs()[0].run_id
+    assert sign(run_id, "checked", "supervisor").returncode == 0
+    assert sign(run_id, "authorised", "manager").returncode == 0
+    docs = tmp_path / "docs"
+    texts = {}
+    for lang in ("en", "id"):
+        assert labd("report", run_id, "--lang", lang, "--format", "pdf", "--out", str(docs)).returncode == 0
+        texts[lang] = pdf_text(docs / f"certificate-{run_id}-{lang}.pdf")
+    today = datetime.now(ZoneInfo("Asia/Makassar")).date().isoformat()
+    common = [ITEM["customer"], ITEM["customer_address"], ITEM["work_order"], ITEM["received"],
+              ITEM["uut_manufacturer"], ITEM["uut_model"], ITEM["uut_serial"], ITEM["uut_condition"],
+              "Jl. Contoh No. 1, Samarinda", "kalibrasi@bpsmb.example",          # the lab's address and contact
+              "BPSMB-KAL/", run_id,                                             # number, and the run it refers to
+              "thermometer-calibration", "1.1",                                 # method and version
+              "KAL-2025/0631/SUHU", "SNSU-BSN", "2027-06-30",                    # traceability: cert, issuer, due
+              "ref_readout", "A1B234", "dry_block",                             # equipment used, identified
+              "Demo Technician", "Penyelia Teknis", "Manajer Teknis", today]
+    words = {"en": ["Calibration certificate", "Date of receipt", "Date of calibration", "Date of issue",
+                    "Condition on receipt", "Metrological traceability", "relate only to the item calibrated",
+                    "shall not be reproduced except in full", "End of certificate", "Page 1 of",
+                    "coverage probability", "Equipment used", "Environmental conditions"],
+             "id": ["Sertifikat Kalibrasi", "Tanggal diterima", "Tanggal kalibrasi", "Tanggal terbit",
+                    "Kondisi saat diterima", "Ketertelusuran metrologi", "hanya berlaku untuk alat yang dikalibrasi",
+                    "tidak boleh digandakan", "Akhir sertifikat", "Halaman 1 dari",
+                    "Peralatan yang digunakan", "Kondisi lingkungan"]}
+    for lang, text in texts.items():
+        missing = [w for w in common + words[lang] if w not in text]
+        assert not missing, (lang, missing)

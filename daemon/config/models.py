@@ -197,6 +197,7 @@ class LabConfig(_Strict):
     name: str
     station: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")   # in MQTT topics and run records
     address: str = ""
+    contact: str = ""                     # telephone, e-mail: on every certificate (ISO/IEC 17025 7.8.2.1 b)
     accreditation: str = ""
     # Where records, documents and run copies go. Relative paths here are relative to the configuration
     # folder; unset: $LABD_DATA, else the platform's user data folder (never the working directory).

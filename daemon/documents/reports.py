@@ -128,16 +128,62 @@ def _date(rec: RunRecord) -> str:
     return datetime.fromtimestamp(first, timezone.utc).date().isoformat()
 
 
+def _latest(events: list[dict], kind: str) -> dict:
+    found = [e["data"] for e in events if e["kind"] == kind]
+    return found[-1] if found else {}
+
+
+def _days(rec: RunRecord, lab) -> tuple[str, str]:
+    """The first and last day of the measurements, in the lab's time zone."""
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(getattr(lab, "timezone", "UTC"))
+    times = [r["time"] for r in rec.readings] or [rec.summary.created]
+    first, last = (datetime.fromtimestamp(t, zone).date().isoformat() for t in (min(times), max(times)))
+    return first, last
+
+
+def _item(rec: RunRecord, w: dict[str, str]) -> dict[str, str]:
+    """The unit under test as the certificate names it: as it identified itself wherever it could (the `item`
+    event), else as declared."""
+    p, found = rec.summary.resolved, _latest(rec.events, "item")
+    return {"description": p.get("uut_description") or w["not_recorded"],
+            "manufacturer": p.get("uut_manufacturer") or found.get("manufacturer") or w["not_stated"],
+            "model": p.get("uut_model") or found.get("model") or w["not_stated"],
+            "serial": found.get("serial") or p.get("uut_serial") or w["not_stated"],
+            "condition": p.get("uut_condition") or w["not_recorded"]}
+
+
+def _equipment(rec: RunRecord) -> list[dict[str, str]]:
+    """The equipment used, as each instrument identified itself during the run."""
+    identities = _latest(rec.events, "identified").get("identities", {})
+    return [{"instrument": i["instrument"], "identity": ", ".join(x for x in (i["manufacturer"], i["model"]) if x),
+             "serial": i["serial"] or "—"} for role, i in identities.items()
+            if role not in ("multimeter", "balance")]       # the unit under test is not equipment used
+
+
+def _traceability(standards: list[dict], w: dict[str, str]) -> str:
+    parts = [w["traceable_one"].format(description=s.get("description") or s["standard"],
+                                       serial=s["serial_number"], certificate=s["certificate"],
+                                       issuer=s.get("issued_by") or w["issuer_unknown"], due=s["due"])
+             for s in standards]
+    return w["traceability"] + " " + " ".join(parts)
+
+
 def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     w = words(lang)
     s, p = rec.summary, rec.summary.resolved
     cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
     cols.append("p (%)")                  # the coverage probability of each U
     rows = [row + [f"{coverage:g}"] for row in rows]
+    first, last = _days(rec, lab)
+    standards = _standards(rec.events)
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
             "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
             "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(rec),
-            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "calibrated_on": first if first == last else f"{first} – {last}",
+            "received": p.get("received") or w["not_recorded"], "item": _item(rec, w),
+            "equipment": _equipment(rec), "traceability": _traceability(standards, w),
+            "environment": _environment(rec.readings, w), "standards": standards,
             "title": w["certificate"]}
 
 

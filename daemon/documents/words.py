@@ -10,6 +10,23 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Calibration certificate", "draft_suffix": " (draft)", "certificate_number": "Certificate number",
         "replaces": "This certificate replaces certificate {number}, which is withdrawn.",
         "signed_at": "signed electronically", "not_signed": "not signed",
+        "customer_name": "Customer", "work_order": "Work order", "manufacturer": "Manufacturer", "model": "Model",
+        "condition": "Condition on receipt", "received": "Date of receipt", "issued_on": "Date of issue",
+        "not_issued": "not issued (draft)", "not_stated": "not stated", "place": "Place of calibration",
+        "place_lab": "the laboratory's premises",
+        "traceability_title": "Metrological traceability",
+        "traceability": "The results are metrologically traceable to the International System of Units (SI) "
+                        "through the reference standards below, each calibrated by a laboratory that demonstrates "
+                        "its own traceability.",
+        "traceable_one": "{description} (serial {serial}): certificate {certificate} issued by {issuer}, valid "
+                         "until {due}.",
+        "issuer_unknown": "the issuing laboratory named in the register",
+        "equipment": "Equipment used", "instrument": "Instrument", "identification": "Identification",
+        "relate_only": "The results relate only to the item calibrated, at the time and under the conditions of "
+                       "the calibration.",
+        "reproduction": "This certificate shall not be reproduced except in full, without the written approval "
+                        "of the laboratory.",
+        "end_of_certificate": "— End of certificate —",
         "check_report": "Intermediate check report",
         "customer": "Customer / work order", "uut": "Unit under test", "serial": "serial",
         "method": "Method", "procedure": "procedure", "version": "version",
@@ -26,7 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
             "corresponds to a coverage probability of approximately {coverage} %. The standard uncertainty has been "
             "determined in accordance with JCGM 100:2008 (GUM)."),
         "checked_by": "Checked by", "approved_by": "Approved by", "technical_supervisor": "Technical supervisor",
-        "technical_manager": "Technical manager", "run": "Run", "page": "Page",
+        "technical_manager": "Technical manager", "run": "Run", "page": "Page", "of": "of",
         "data": "Data", "control_chart": "Control chart", "drift": "Drift", "verdict": "Verdict",
         "next_calibration": "Recommended next calibration", "next_check": "Next check due",
         "within_tolerance": "within tolerance", "out_of_tolerance": "OUT OF TOLERANCE",
@@ -71,6 +88,23 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Sertifikat Kalibrasi", "draft_suffix": " (konsep)", "certificate_number": "Nomor sertifikat",
         "replaces": "Sertifikat ini menggantikan sertifikat {number}, yang dinyatakan ditarik.",
         "signed_at": "ditandatangani secara elektronik", "not_signed": "belum ditandatangani",
+        "customer_name": "Pelanggan", "work_order": "Nomor order", "manufacturer": "Pabrikan", "model": "Tipe",
+        "condition": "Kondisi saat diterima", "received": "Tanggal diterima", "issued_on": "Tanggal terbit",
+        "not_issued": "belum terbit (konsep)", "not_stated": "tidak disebutkan", "place": "Tempat kalibrasi",
+        "place_lab": "laboratorium",
+        "traceability_title": "Ketertelusuran metrologi",
+        "traceability": "Hasil kalibrasi tertelusur secara metrologi ke Sistem Satuan Internasional (SI) melalui "
+                        "standar acuan di bawah ini, masing-masing dikalibrasi oleh laboratorium yang menunjukkan "
+                        "ketertelusurannya sendiri.",
+        "traceable_one": "{description} (nomor seri {serial}): sertifikat {certificate} diterbitkan oleh {issuer}, "
+                         "berlaku sampai {due}.",
+        "issuer_unknown": "laboratorium penerbit yang tercatat dalam daftar standar",
+        "equipment": "Peralatan yang digunakan", "instrument": "Alat", "identification": "Identifikasi",
+        "relate_only": "Hasil kalibrasi hanya berlaku untuk alat yang dikalibrasi, pada waktu dan kondisi saat "
+                       "kalibrasi.",
+        "reproduction": "Sertifikat ini tidak boleh digandakan sebagian tanpa persetujuan tertulis dari "
+                        "laboratorium.",
+        "end_of_certificate": "— Akhir sertifikat —",
         "check_report": "Laporan cek antara",
         "customer": "Pelanggan / nomor order", "uut": "Alat yang dikalibrasi", "serial": "nomor seri",
         "method": "Metode", "procedure": "prosedur", "version": "versi",
@@ -86,7 +120,7 @@ TEXT: dict[str, dict[str, str]] = {
             "untuk distribusi t dengan derajat kebebasan efektif ν_eff memberikan tingkat kepercayaan sekitar "
             "{coverage} %. Ketidakpastian baku dievaluasi sesuai JCGM 100:2008 (GUM)."),
         "checked_by": "Diperiksa oleh", "approved_by": "Disetujui oleh", "technical_supervisor": "Penyelia teknis",
-        "technical_manager": "Manajer teknis", "run": "Pengukuran", "page": "Halaman",
+        "technical_manager": "Manajer teknis", "run": "Pengukuran", "page": "Halaman", "of": "dari",
         "data": "Data", "control_chart": "Bagan kendali", "drift": "Pergeseran (drift)", "verdict": "Kesimpulan",
         "next_calibration": "Rekomendasi kalibrasi berikutnya", "next_check": "Cek berikutnya",
         "within_tolerance": "dalam toleransi", "out_of_tolerance": "DI LUAR TOLERANSI",
