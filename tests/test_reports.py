@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labd.daemon.records import Records
+from labd.daemon.records import Records, RecordsReader
 from labd.daemon.documents import ReportError, load, render
 
 from .conftest import REPO
@@ -165,3 +165,21 @@ def test_validation_report_as_pdf(tmp_path):
     text = pdf_text(tmp_path / "validation-report.pdf")
     assert "PASS" in text and "GUM" in text
     assert len(pdf_pages(tmp_path / "validation-report.pdf", tmp_path)) >= 2
+
+
+async def test_a_declared_serial_that_differs_from_the_reported_one_is_asked_about_and_both_are_recorded(tmp_path):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        async with simulated() as (config, instruments, lab, standards):
+            await run_procedure("balance-calibration", {"repetitions": "2", "uut_serial": "TMB-2026-017"}, lab=lab,
+                                instruments=instruments, standards=standards, config=config, records=records,
+                                run_id="b1", answers={"item_serial": "1126493049"})
+    finally:
+        await records.close()
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        (asked,) = [e for e in reader.events("b1", "prompt") if e["data"]["key"] == "item_serial"]
+        (item,) = reader.events("b1", "item")
+    assert "reports serial 1126493049, but TMB-2026-017 was declared" in asked["data"]["question"]
+    assert item["data"] == {"serial": "1126493049", "declared_serial": "TMB-2026-017",
+                            "reported_serial": "1126493049", "manufacturer": "Mettler Toledo",
+                            "model": item["data"]["model"]}

@@ -12,7 +12,7 @@ from ..kinds import Balance, Reading
 from ..transport import LineSettings
 from pydantic import Field
 
-from .base import Driver, DriverOptions, parse_number
+from .base import Driver, DriverOptions, Identity, parse_number
 
 
 class MettlerSicsOptions(DriverOptions):
@@ -80,9 +80,13 @@ class MettlerSicsBalance(Driver, Balance):
         return self.options.stable_timeout
 
     async def identify(self) -> str:
+        return (await self.identity()).text
+
+    async def identity(self) -> Identity:
+        """I2 (type and capacity) and I4 (serial number), MT-SICS level 0."""
         serial = parse_quoted(self.id, await self.line.query("I4"), "I4")
         data = parse_quoted(self.id, await self.line.query("I2"), "I2")
-        return f"Mettler Toledo {data}, serial {serial}"
+        return Identity("Mettler Toledo", data, serial or None, "", f"Mettler Toledo {data}, serial {serial}")
 
     async def weigh(self, stable: bool = True) -> Reading:
         if stable:
