@@ -61,6 +61,15 @@ def test_checked_then_authorised_issues_the_certificate_and_an_amendment_needs_a
         assert "DRAFT" not in text and "KONSEP" not in text
         assert f"BPSMB-KAL/{year}/0001" in text and "Penyelia Teknis" in text and "Manajer Teknis" in text
     assert "signed electronically" in en and "ditandatangani secara elektronik" in id_
+    # The issued PDF is PDF/A-3 with its DCC inside, and the DCC beside it carries the same number.
+    attached = subprocess.run(["pdfdetach", "-list", str(docs / f"certificate-{run_id}-en.pdf")],
+                              capture_output=True, text=True, check=True).stdout
+    assert f"dcc-{run_id}.xml" in attached
+    info = subprocess.run(["pdfinfo", "-meta", str(docs / f"certificate-{run_id}-en.pdf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert "pdfaid:part" in info and "3" in info.split("pdfaid:part")[1][:10]
+    dcc = (docs / f"dcc-{run_id}.xml").read_text()
+    assert f"<dcc:uniqueIdentifier>BPSMB-KAL/{year}/0001</dcc:uniqueIdentifier>" in dcc and "DRAFT" not in dcc
 
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         signatures = reader.signatures(run_id)

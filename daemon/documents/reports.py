@@ -346,7 +346,8 @@ def _review(rec: RunRecord, lab, names: dict[str, str], w: dict[str, str]) -> di
     r = rec.review
     return {"issued": r.state == "issued", "state": r.state, "number": r.number,
             "checked": signer(r.checked), "authorised": signer(r.authorised),
-            "replaces": w["replaces"].format(number=r.replaces) if r.replaces and r.state == "issued" else ""}
+            "replaces": w["replaces"].format(number=r.replaces) if r.replaces and r.state == "issued" else "",
+            "replaced": r.replaces if r.state == "issued" else None}
 
 
 def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] = ("html", "pdf"),
@@ -363,12 +364,22 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
     stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    dcc = None
+    if rec.summary.procedure in CALIBRATIONS:      # the machine-readable twin: one file, both languages
+        from .dcc import build
+        contexts = {lg: {**doc.context(rec, lab, lg), "names": names or {}} for lg in ("en", "id")}
+        dcc = out / f"dcc-{rec.summary.run_id}.xml"
+        dcc.write_bytes(build(contexts, _review(rec, lab, names or {}, contexts["en"]["w"]),
+                              _CERTIFICATE_TABLES[rec.summary.procedure][1]))
+        written.append(dcc)
     if "html" in formats:
         written.append(out / f"{stem}.html")
         written[-1].write_text(html, encoding="utf-8")
     if "pdf" in formats:
         written.append(out / f"{stem}.pdf")
-        html_to_pdf(html, written[-1])
+        issued = rec.review.state == "issued"
+        # The issued certificate is PDF/A-3 with its DCC inside: one file for a reader and for a machine.
+        html_to_pdf(html, written[-1], attachment=dcc if issued else None)
     return written
 
 
@@ -392,12 +403,19 @@ def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[
     return written
 
 
-def html_to_pdf(html: str, path: Path) -> None:
+def html_to_pdf(html: str, path: Path, attachment: Path | None = None) -> None:
+    """With `attachment`, a PDF/A-3b that carries the file (the DCC) as an associated file."""
     import logging
-    from weasyprint import HTML   # imported here: it loads Pango, which only documents need
+    from weasyprint import HTML, Attachment   # imported here: it loads Pango, which only documents need
     # Its notice about font subsetting through fontTools rather than HarfBuzz is not the lab's business.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
+    document = HTML(string=html, base_url=str(TEMPLATES))
+    if attachment is None:
+        document.write_pdf(path)
+        return
+    document.write_pdf(path, pdf_variant="pdf/a-3b", attachments=[Attachment(
+        filename=str(attachment), name=attachment.name, description="Digital Calibration Certificate (PTB DCC 3.3.0)",
+        relationship="Data")])
 
 
 __all__ = ["CALIBRATIONS", "CHECKS", "DOCUMENTS", "Document", "RecordsError", "ReportError", "html_to_pdf", "load",
