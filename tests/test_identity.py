@@ -120,3 +120,41 @@ async def test_the_records_head_is_retained_on_the_broker(tmp_path, mosquitto):
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         audit = reader.conn.execute("SELECT hash FROM audit WHERE seq = ?", (head["seq"],)).fetchone()[0]
     assert head["hash"] == audit and head["records"] == "labd.sqlite" and len(head["mac"]) == 64
+
+
+async def test_a_document_is_signed_over_mqtt_with_a_password_that_is_never_recorded(tmp_path, mosquitto):
+    from labd.daemon.config.passwords import Passwords
+
+    from .test_run_engine import QUICK_T, Tablet
+    keys = Passwords(tmp_path / "keys")
+    keys.set("supervisor", "supervisor-password-1")
+    keys.set("manager", "manager-password-1")
+    async with running_service(tmp_path, mosquitto) as service:
+        async with tablet(mosquitto, "demo") as demo, tablet(mosquitto, "supervisor") as supervisor, \
+                tablet(mosquitto, "manager") as manager:
+            await demo.subscribe(f"{ROOT}/#", qos=1)
+            t = Tablet(demo)
+            cid = await t.start("thermometer-calibration", QUICK_T)
+            await t.follow(lambda t: t.last(t.run_of(cid) or "") == "completed", timeout=120)
+            run_id = t.run_of(cid)
+            for c in (supervisor, manager):
+                await c.subscribe(f"{ROOT}/reply/#", qos=1)
+            await send(manager, id="m0", action="sign", run_id=run_id, meaning="authorised",
+                       password="manager-password-1")
+            early = (await replies(manager, "m0"))["m0"]
+            await send(supervisor, id="s1", action="sign", run_id=run_id, meaning="checked", password="guess")
+            wrong = (await replies(supervisor, "s1"))["s1"]
+            await send(supervisor, id="s2", action="sign", run_id=run_id, meaning="checked",
+                       password="supervisor-password-1")
+            checked = (await replies(supervisor, "s2"))["s2"]
+            await send(manager, id="m1", action="sign", run_id=run_id, meaning="authorised",
+                       password="manager-password-1")
+            issued = (await replies(manager, "m1", timeout=60))["m1"]
+    assert "not checked yet" in early["error"] and "wrong password for supervisor" in wrong["error"]
+    assert checked["ok"] and issued["ok"] and issued["certificate"].startswith("BPSMB-KAL/")
+    assert any(d.endswith("-en.pdf") for d in issued["documents"])
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        payloads = " ".join(c["payload"] for c in reader.commands())
+        signatures = [(s["meaning"], s["operator"], s["source"]) for s in reader.signatures(run_id)]
+    assert "password-1" not in payloads and "guess" not in payloads
+    assert signatures == [("checked", "supervisor", "mqtt"), ("authorised", "manager", "mqtt")]

@@ -77,7 +77,9 @@ def test_checked_then_authorised_issues_the_certificate_and_an_amendment_needs_a
         assert reader.verify().ok
     assert [(s["meaning"], s["operator"]) for s in signatures] == [("checked", "supervisor"),
                                                                    ("authorised", "manager")]
-    assert refused == ["refused: wrong password or none set", "ok", "ok"]
+    # Every attempt is on record: own work, not checked yet, wrong password, checked, wrong role, authorised.
+    assert [o.split(":")[0] for o in refused] == ["refused"] * 3 + ["ok", "refused", "ok"]
+    assert "wrong password for supervisor" in refused[2]
 
     # 7.8.8: a change after issue is a new certificate that replaces the old one.
     assert labd("amend", run_id, "customer", "PT Maju Jaya", "--reason", "customer left out", "--operator", "demo",

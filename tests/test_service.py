@@ -93,7 +93,8 @@ async def test_a_technician_runs_a_calibration_over_mqtt_and_every_reading_is_re
             assert seen["states"][-1]["state"] == "completed"
             # The draft certificate, as labd run writes it, beside the records.
             assert sorted(seen["result"]["documents"]) == sorted(
-                f"certificate-{run_id}-{lang}.{ext}" for lang in ("en", "id") for ext in ("html", "pdf"))
+                [f"certificate-{run_id}-{lang}.{ext}" for lang in ("en", "id") for ext in ("html", "pdf")]
+                + [f"dcc-{run_id}.xml"])
             assert all((tmp_path / "documents" / d).is_file() for d in seen["result"]["documents"])
         assert await service.streamer.drained(30)
     with RecordsReader(tmp_path / "labd.sqlite") as reader:

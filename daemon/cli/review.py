@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from labd.daemon.config import keys_dir, records_path
-from labd.daemon.config.passwords import PasswordError, Passwords
-from labd.daemon.engine import RunRefused, certificate_number, check_signature
-from labd.daemon.records import Records, RecordsError, RecordsReader, content_digest, keys_folder, review
+from labd.daemon.engine import RunRefused, sign_document
+from labd.daemon.records import Records, RecordsError, RecordsReader, content_digest, review
 
 from .common import config as load, config_option, console, read_secret, records_option
 
@@ -30,49 +29,30 @@ def sign(run_id, meaning, operator, config_dir, records) -> None:
     terminal); the record keeps who, the meaning, when and the digest of what was signed. Authorising issues the
     certificate: it gets its number, loses the DRAFT banner and names both signers."""
     config = load(config_dir)
-    path = records_path(config, records)
-    try:
-        with RecordsReader(path, keys_dir(config)) as reader:
-            summary = reader.run(run_id)
-            check = reader.verify(run_id)
-            if not check.ok:
-                raise click.ClickException(f"refused: the records fail verification ({check.problems[0]})")
-            content = content_digest(reader, run_id)
-            signatures = reader.signatures(run_id)
-    except RecordsError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        check_signature(config, summary, signatures, content, meaning, operator)
-    except RunRefused as exc:
-        raise click.ClickException(f"refused: {exc}") from None
-    passwords = Passwords(keys_folder(path, keys_dir(config)))
-    try:
-        known = passwords.has(operator) and passwords.check(operator, read_secret(f"password of {operator}"))
-    except PasswordError as exc:
-        raise click.ClickException(str(exc)) from None
+    if operator not in config.operators:
+        raise click.ClickException(f"refused: operator {operator!r} is not in the competence register")
+    password = read_secret(f"password of {operator}")
     source = f"cli:{getpass.getuser()}"
-    year = datetime.now(ZoneInfo(config.lab.timezone)).year
 
-    async def record() -> str | None:
-        store = await Records(path, keys_dir(config)).open()
+    async def record() -> tuple[str | None, str | None]:
+        store = await Records(records_path(config, records), keys_dir(config)).open()
         try:
-            number = None
-            if known:
-                number = await store.sign(run_id, meaning, operator, source, content,
-                                          certificate_number(config, year) if meaning == "authorised" else None,
-                                          year if meaning == "authorised" else None)
-            await store.command(source, operator, {"action": "sign", "run_id": run_id, "meaning": meaning},
-                                "ok" if known else "refused: wrong password or none set")
-            return number
+            try:
+                number = await sign_document(store, config, run_id, meaning, operator, password, source)
+            except RunRefused as exc:
+                await store.command(source, operator, {"action": "sign", "run_id": run_id, "meaning": meaning},
+                                    f"refused: {exc}")
+                return None, str(exc)
+            await store.command(source, operator, {"action": "sign", "run_id": run_id, "meaning": meaning}, "ok")
+            return number, None
         finally:
             await store.close()
     try:
-        number = asyncio.run(record())
+        number, refused = asyncio.run(record())
     except RecordsError as exc:
         raise click.ClickException(str(exc)) from None
-    if not known:
-        raise click.ClickException(f"refused: wrong password for {operator}, or none set "
-                                   f"(labd operators passwd {operator})")
+    if refused:
+        raise click.ClickException(f"refused: {refused}")
     name = config.operators[operator].name
     if number:
         console.print(f"run {run_id} authorised by {name}: issued as certificate {number} "

@@ -400,7 +400,7 @@ def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[
             if warn is not None:
                 warn(f"PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)")
             written += render(rec, lab, lang, folder, ("html",), names=names)
-    return written
+    return list(dict.fromkeys(written))       # the DCC, one for both languages, once
 
 
 def html_to_pdf(html: str, path: Path, attachment: Path | None = None) -> None:

@@ -12,8 +12,13 @@ the technical manager, who is neither the run's operator nor its checker.
 """
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from labd.daemon.config import Config
-from labd.daemon.records import RunSummary, review
+from labd.daemon.config.passwords import PasswordError, Passwords
+from labd.daemon.records import Records, RecordsError, RecordsReader, RunSummary, content_digest, review
 
 from .runner import RunRefused
 
@@ -53,3 +58,33 @@ def check_signature(config: Config, summary: RunSummary, signatures: list[dict],
 def certificate_number(config: Config, year: int):
     scheme = config.lab.certificate_number
     return lambda seq: scheme.format(lab=config.lab.code, year=year, seq=seq)
+
+
+async def sign_document(records: Records, config: Config, run_id: str, meaning: str, operator: str, password: str,
+                        source: str) -> str | None:
+    """Check, verify the password typed now, and record the signature (the one way to sign, for the CLI, MQTT
+    and the dashboard). Returns the certificate number when this signature issued it. Raises RunRefused."""
+    def prepare() -> tuple[RunSummary, str, list[dict]]:
+        with RecordsReader(records.path, records.keys) as reader:
+            summary = reader.run(run_id)
+            check = reader.verify(run_id)
+            if not check.ok:
+                raise RunRefused(f"the records fail verification ({check.problems[0]}): nothing is signed")
+            return summary, content_digest(reader, run_id), reader.signatures(run_id)
+    try:
+        summary, content, signatures = await asyncio.to_thread(prepare)
+    except RecordsError as exc:
+        raise RunRefused(str(exc)) from None
+    check_signature(config, summary, signatures, content, meaning, operator)
+    passwords = Passwords(records.keys)
+    try:
+        ok = await asyncio.to_thread(lambda: passwords.has(operator) and passwords.check(operator, password))
+    except PasswordError as exc:
+        raise RunRefused(str(exc)) from None
+    if not ok:
+        raise RunRefused(f"wrong password for {operator}, or none set (labd operators passwd {operator})")
+    year = datetime.now(ZoneInfo(config.lab.timezone)).year
+    authorising = meaning == "authorised"
+    return await records.sign(run_id, meaning, operator, source, content,
+                              certificate_number(config, year) if authorising else None,
+                              year if authorising else None)

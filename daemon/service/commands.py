@@ -9,12 +9,13 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 MAX_PAYLOAD = 64 * 1024
 MAX_DEPTH = 16          # a command is a flat object with a params table: anything deeper is not one
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ACTIONS = ("start", "pause", "resume", "abort", "cancel", "move", "answer", "status", "list")
+ACTIONS = ("start", "pause", "resume", "abort", "cancel", "move", "answer", "sign", "status", "list")
+_PASSWORD = re.compile(rb'("password"\s*:\s*")(?:[^"\\]|\\.)*"')
 
 
 class CommandError(ValueError):
@@ -27,7 +28,7 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=ID.pattern)
-    action: Literal["start", "pause", "resume", "abort", "cancel", "move", "answer", "status", "list"]
+    action: Literal["start", "pause", "resume", "abort", "cancel", "move", "answer", "sign", "status", "list"]
     operator: str | None = Field(default=None, min_length=1, max_length=64)
     procedure: str | None = Field(default=None, min_length=1, max_length=64)
     params: dict[str, Any] = {}
@@ -37,13 +38,15 @@ class Command(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
     position: int | None = Field(default=None, ge=1, le=1000)   # for "move": the queued run's new place
     what: Literal["procedures", "instruments", "runs"] | None = None
+    meaning: Literal["checked", "authorised"] | None = None        # for "sign"
+    password: SecretStr | None = Field(default=None, max_length=1024)   # for "sign": typed now; never recorded
 
     @model_validator(mode="after")
     def _needs(self) -> "Command":
         # No "operator": who acts is who authenticated (the broker login, the dashboard session). A payload
         # may name its operator, but only the authenticated one (people.py).
         need = {"start": ("procedure",), "cancel": ("run_id",), "move": ("run_id", "position"),
-                "answer": ("prompt", "value")}.get(self.action, ())
+                "answer": ("prompt", "value"), "sign": ("run_id", "meaning", "password")}.get(self.action, ())
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"action {self.action!r} needs {', '.join(missing)}")
@@ -52,6 +55,11 @@ class Command(BaseModel):
                     isinstance(v, (str, int, float)) for v in value):
                 raise ValueError(f"params.{key}: values must be text, numbers, booleans or lists of them")
         return self
+
+
+def redacted(payload: bytes) -> bytes:
+    """The payload with any password replaced, for the record of a command that could not be parsed."""
+    return _PASSWORD.sub(rb'\1***"', payload)
 
 
 def nesting(payload: bytes) -> int:

@@ -195,7 +195,7 @@ class Dashboard:
         name = request.match_info["name"]
         folder = self.service.documents.resolve()
         path = (folder / name).resolve()
-        if path.parent != folder or not path.is_file() or path.suffix not in (".pdf", ".html"):
+        if path.parent != folder or not path.is_file() or path.suffix not in (".pdf", ".html", ".xml"):
             raise web.HTTPNotFound(text=f"no document {name!r}")
         return web.FileResponse(path)
 

@@ -12,13 +12,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from labd.daemon.engine import RunRefused
+from labd.daemon.engine import RunRefused, sign_document
 from labd.daemon.records import RecordsReader
 from labd.procedures import PROCEDURES
 from labd.procedures.events import Event
 from labd.procedures.params import describe, json_schema
 
-from .commands import Command, CommandError, best_effort_id, claimed_operator, parse
+from .commands import Command, CommandError, best_effort_id, claimed_operator, parse, redacted
 from .health import Metrics
 from .people import READ_ONLY, may_answer, may_control, operator_of_user
 
@@ -80,7 +80,7 @@ class Handling:
             s.metrics.commands.labels(source=source, outcome="limited").inc()
             if sender not in self.limited:      # one record per flood, not one per junk message
                 self.limited.add(sender)
-                await s.records.command(where, operator, payload.decode("utf-8", "replace")[:256],
+                await s.records.command(where, operator, redacted(payload).decode("utf-8", "replace")[:256],
                                         f"refused: rate limit ({self.limit.burst} at once, then "
                                         f"{self.limit.rate:g}/s) from {sender}")
             return {"id": best_effort_id(payload), "ok": False,
@@ -90,7 +90,8 @@ class Handling:
         try:
             cmd = parse(payload)
         except CommandError as exc:
-            await s.records.command(where, operator, payload.decode("utf-8", "replace")[:4096], f"invalid: {exc}")
+            await s.records.command(where, operator, redacted(payload).decode("utf-8", "replace")[:4096],
+                                    f"invalid: {exc}")
             s.metrics.commands.labels(source=source, outcome="invalid").inc()
             return {"id": exc.command_id, "ok": False, "error": str(exc)}
         claimed, identity = cmd.operator, operator
@@ -110,7 +111,7 @@ class Handling:
             reply = {"id": cmd.id, "ok": False, "error": "internal error; the service's log says more"}
             outcome = f"error: {type(exc).__name__}"
         # The record keeps who authenticated (the column) and the payload as sent (with any operator it named).
-        recorded = {**cmd.model_dump(exclude_none=True, exclude={"operator"}),
+        recorded = {**cmd.model_dump(exclude_none=True, exclude={"operator", "password"}),
                     **({"operator": claimed} if claimed else {})}
         await s.records.command(where, identity, recorded, outcome)
         s.metrics.commands.labels(source=source, outcome=Metrics.outcome(outcome)).inc()
@@ -168,6 +169,12 @@ class Handling:
             if run.answer is not None and not run.answer.done():
                 run.answer.set_result(value)
             return {"run_id": run.run_id}
+        if cmd.action == "sign":
+            assert cmd.run_id and cmd.meaning and cmd.password and cmd.operator     # checked by parse()
+            number = await sign_document(s.records, s.config, cmd.run_id, cmd.meaning, cmd.operator,
+                                         cmd.password.get_secret_value(), source)
+            documents = await s.documents_of(cmd.run_id) if number else []
+            return {"run_id": cmd.run_id, "meaning": cmd.meaning, "certificate": number, "documents": documents}
         if cmd.action == "status":
             return s.status()
         return await asyncio.to_thread(self._list, cmd.what or "procedures")
