@@ -138,3 +138,54 @@ async def test_the_page_refuses_a_malformed_command(tmp_path):
         }""")
         assert reply[0] == 400 and "unknown action 'launch'" in reply[1]["error"]
         assert not service.dashboard.runner is None
+
+
+async def _completed(service) -> str:
+    """A quick calibration run to completion by the technician, its documents written."""
+    run_id = await service.start("thermometer-calibration",
+                                 {"set_points": "30", "repetitions": "3", "stability.window": "6"}, "demo",
+                                 source="test")
+    async with asyncio.timeout(120):
+        while True:
+            runs = {r.run_id: r for r in service.runs()}
+            run = runs.get(run_id)
+            if run is None:
+                break
+            if run.prompt is not None:
+                await service.command(json.dumps({"id": "a", "action": "answer", "run_id": run_id,
+                                                  "prompt": run.prompt.key, "value": "done"}).encode(), "test",
+                                      operator="demo")
+            await asyncio.sleep(0.2)
+        while not (service.documents / f"certificate-{run_id}-en.pdf").exists():
+            await asyncio.sleep(0.2)
+    return run_id
+
+
+async def test_a_supervisor_checks_and_the_manager_issues_from_the_page(tmp_path):
+    Passwords(tmp_path / "keys").set("manager", "manager-password-1")
+    async with service_with_dashboard(tmp_path) as (service, url), phone_browser() as page:
+        run_id = await _completed(service)
+        await login(page, url, "supervisor")
+        row = page.locator(f'.docrow[data-run="{run_id}"] .docstate')
+        await row.wait_for(timeout=15000)
+        assert await row.inner_text() == "draft"
+        await page.select_option("#sign-run", run_id)
+        await page.select_option("#sign-meaning", "checked")
+        await page.fill("#sign-password", "not-my-password")
+        await page.click("#sign-send")
+        await page.wait_for_function("document.getElementById('sign-message').textContent.includes('wrong password')")
+        await page.fill("#sign-password", PASSWORDS["supervisor"])
+        await page.click("#sign-send")
+        await page.wait_for_function("document.getElementById('sign-message').textContent.includes('checked')")
+        await logout(page)
+        await login(page, url, "manager", "manager-password-1")
+        await page.select_option("#sign-run", run_id)
+        await page.select_option("#sign-meaning", "authorised")
+        await page.fill("#sign-password", "manager-password-1")
+        await page.click("#sign-send")
+        await page.wait_for_function("document.getElementById('sign-message').textContent.includes('BPSMB-KAL/')")
+        await page.wait_for_function(f"document.querySelector('.docrow[data-run=\"{run_id}\"] .docstate')"
+                                     f".textContent.startsWith('issued BPSMB-KAL/')", timeout=30000)
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        signed = [(s["meaning"], s["operator"], s["source"]) for s in reader.signatures(run_id)]
+    assert signed == [("checked", "supervisor", "dashboard"), ("authorised", "manager", "dashboard")]

@@ -51,7 +51,8 @@ class Dashboard:
             web.get("/", self.page), web.get("/login", self.login_page), web.post("/login", self.login),
             web.post("/logout", self.logout), web.get("/static/{name}", self.static),
             web.get("/api/state", self.state), web.get("/events", self.events),
-            web.post("/api/command", self.command), web.get("/documents/{name}", self.document)])
+            web.post("/api/command", self.command), web.get("/documents/{name}", self.document),
+            web.get("/api/documents", self.documents)])
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> int:
@@ -188,6 +189,24 @@ class Dashboard:
         finally:
             self.clients.discard(q)
         return resp
+
+    async def documents(self, request: web.Request) -> web.Response:
+        """The latest completed runs with where their documents stand, for the page's signing form."""
+        self._required(request)
+        from labd.daemon.records import RecordsReader, content_digest, review
+        folder = self.service.documents
+
+        def listing() -> list[dict[str, Any]]:
+            with RecordsReader(self.service.records.path) as reader:
+                done = [r for r in reader.runs() if r.state == "completed"][-20:]
+                out = []
+                for r in reversed(done):
+                    state = review(reader.signatures(r.run_id), content_digest(reader, r.run_id))
+                    files = sorted(p.name for p in folder.glob(f"*{r.run_id}*")) if folder.is_dir() else []
+                    out.append({"run_id": r.run_id, "procedure": r.procedure, "operator": r.operator,
+                                "state": state.state, "certificate": state.number, "documents": files})
+                return out
+        return web.json_response({"runs": await asyncio.to_thread(listing)})
 
     async def document(self, request: web.Request) -> web.StreamResponse:
         """A completed run's document, by its file name only: nothing outside the documents folder is served."""

@@ -130,3 +130,34 @@ for (const action of ["pause", "resume", "abort"]) {
     await command(body);
   });
 }
+
+// Documents of completed runs, and signing them (checked, then authorised): the password is typed each time,
+// sent once with the command and never kept by the page.
+async function loadDocuments() {
+  const resp = await fetch("/api/documents", {credentials: "same-origin"});
+  if (!resp.ok) return;
+  const runs = (await resp.json()).runs;
+  const box = $("documents"), select = $("sign-run");
+  if (!runs.length) return;
+  box.replaceChildren(...runs.map((r) => el("div", {class: "docrow", "data-run": r.run_id},
+    el("strong", {text: r.run_id}), ` ${r.procedure} · ${r.operator} · `,
+    el("span", {class: "docstate", text: r.certificate ? `${r.state} ${r.certificate}` : r.state}),
+    el("div", {class: "docs"}, ...r.documents.map(
+      (d) => el("a", {class: "doc", href: `/documents/${encodeURIComponent(d)}`, text: d}))))));
+  select.replaceChildren(...runs.filter((r) => r.state !== "issued").map(
+    (r) => el("option", {value: r.run_id, text: `${r.run_id} (${r.state})`})));
+  $("sign").hidden = select.options.length === 0;
+}
+
+$("sign").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const password = $("sign-password");
+  const reply = await command({action: "sign", run_id: $("sign-run").value, meaning: $("sign-meaning").value,
+                               password: password.value});
+  password.value = "";
+  $("sign-message").textContent = reply.ok
+    ? (reply.certificate ? `issued as certificate ${reply.certificate}` : `signed: ${reply.meaning}`) : reply.error;
+  loadDocuments();
+});
+events.addEventListener("result", () => loadDocuments());
+loadDocuments();
