@@ -51,12 +51,12 @@ async def test_balance_certificate_in_indonesian_carries_results_standards_and_c
     text = pdf_text(pdf)
     # The balance's serial as it reported it (MT-SICS I4), not a declared default.
     for expected in ("Sertifikat Kalibrasi (konsep)", "KONSEP", "1126493049", "PT Contoh", "WO-88",
-                     "KAL-2025/0212/MASSA", "2027-03-12", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
+                     "KAL-2025/0212/MASSA", "12 Maret 2027", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
                      "Instrumen simulasi", "JCGM 100:2008"):
         assert expected in text, expected
-    for r in outcome.result.loads:           # every reported error and U, as rounded
+    for r in outcome.result.loads:           # every reported error and U, as rounded, with a decimal comma
         e, U = r.reported()
-        assert e in text and U in text
+        assert e.replace(".", ",") in text and U.replace(".", ",") in text
     page = pdf_pages(pdf, tmp_path)[0]
     assert page.size[0] > 300 and has_colour(page, (176, 0, 0))        # the red draft banner is drawn
 
@@ -66,7 +66,7 @@ async def test_thermometer_certificate_in_english(tmp_path):
                                       {"set_points": "30,50", "repetitions": "3", "stability.window": "6"}, speed=400)
     paths = render(load(tmp_path / "labd.sqlite", "thermometer-calibration-1"), config.lab, "en", tmp_path / "out",
                    ("pdf",))
-    text = pdf_text(paths[0])
+    text = pdf_text(next(p for p in paths if p.suffix == ".pdf"))
     assert "Calibration certificate (draft)" in text and "KAL-2025/0631/SUHU" in text
     assert "The correction is to be added" in text
     for r in outcome.results:
@@ -107,7 +107,7 @@ async def test_working_standard_check_report_in_indonesian(tmp_path):
         await records.close()
     pdf = render(load(tmp_path / "labd.sqlite", "ws-1"), config.lab, "id", tmp_path / "out", ("pdf",))[0]
     text = pdf_text(pdf)
-    for expected in ("Laporan cek antara", "Bagan kendali", "Kesimpulan", "2026-03-02", "2026-03-03",
+    for expected in ("Laporan cek antara", "Bagan kendali", "Kesimpulan", "2 Maret 2026", "3 Maret 2026",
                      "PENUGASAN-2025/07", outcome.verdict.split(":")[0]):
         assert expected in text, expected
 
@@ -119,12 +119,13 @@ async def test_solution_standardisation_report_gives_the_concentration_its_budge
     assert pdf.name == "standardisation-report-solution-standardisation-1-id.pdf"
     text = pdf_text(pdf)
     value, U = outcome.result.outputs["c"].reported()
-    for expected in ("Laporan pembakuan larutan", "Baku primer", "C8H5KO4", "204.2212", f"c = {value} mol/L",
-                     f"U = {U} mol/L", "Normalitas", "Anggaran ketidakpastian", "kalibrasi buret", "berat atom K",
+    comma = {"value": value.replace(".", ","), "U": U.replace(".", ",")}
+    for expected in ("Laporan pembakuan larutan", "Baku primer", "C8H5KO4", "204,2212", f"c = {comma['value']} mol/L",
+                     f"U = {comma['U']} mol/L", "Normalitas", "Anggaran ketidakpastian", "kalibrasi buret", "berat atom K",
                      "Diperiksa oleh"):
         assert expected in text, expected
     for r in outcome.replicates:
-        assert f"{r['volume']:.2f}" in text
+        assert f"{r['volume']:.2f}".replace(".", ",") in text
     html = render(load(tmp_path / "labd.sqlite", "solution-standardisation-1"), config.lab, "en", tmp_path / "out",
                   ("html",))[0].read_text()
     assert "Solution standardisation report" in html and "burette calibration" in html

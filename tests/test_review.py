@@ -117,15 +117,19 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
     for lang in ("en", "id"):
         assert labd("report", run_id, "--lang", lang, "--format", "pdf", "--out", str(docs)).returncode == 0
         texts[lang] = pdf_text(docs / f"certificate-{run_id}-{lang}.pdf")
-    today = datetime.now(ZoneInfo("Asia/Makassar")).date().isoformat()
-    common = [ITEM["customer"], ITEM["customer_address"], ITEM["work_order"], ITEM["received"],
+    today = datetime.now(ZoneInfo("Asia/Makassar")).date()
+    months = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+              "November", "Desember")
+    dates = {"en": [ITEM["received"], "2027-06-30", today.isoformat()],
+             "id": ["20 November 2026", "30 Juni 2027", f"{today.day} {months[today.month - 1]} {today.year}"]}
+    common = [ITEM["customer"], ITEM["customer_address"], ITEM["work_order"],
               ITEM["uut_manufacturer"], ITEM["uut_model"], ITEM["uut_serial"], ITEM["uut_condition"],
               "Jl. Contoh No. 1, Samarinda", "kalibrasi@bpsmb.example",          # the lab's address and contact
               "BPSMB-KAL/", run_id,                                             # number, and the run it refers to
               "thermometer-calibration", "1.1",                                 # method and version
-              "KAL-2025/0631/SUHU", "SNSU-BSN", "2027-06-30",                    # traceability: cert, issuer, due
+              "KAL-2025/0631/SUHU", "SNSU-BSN",                                  # traceability: cert, issuer
               "ref_readout", "A1B234", "dry_block",                             # equipment used, identified
-              "Demo Technician", "Penyelia Teknis", "Manajer Teknis", today]
+              "Demo Technician", "Penyelia Teknis", "Manajer Teknis"]
     words = {"en": ["Calibration certificate", "Date of receipt", "Date of calibration", "Date of issue",
                     "Condition on receipt", "Metrological traceability", "relate only to the item calibrated",
                     "shall not be reproduced except in full", "End of certificate", "Page 1 of",
@@ -133,7 +137,8 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
              "id": ["Sertifikat Kalibrasi", "Tanggal diterima", "Tanggal kalibrasi", "Tanggal terbit",
                     "Kondisi saat diterima", "Ketertelusuran metrologi", "hanya berlaku untuk alat yang dikalibrasi",
                     "tidak boleh digandakan", "Akhir sertifikat", "Halaman 1 dari",
-                    "Peralatan yang digunakan", "Kondisi lingkungan"]}
+                    "Peralatan yang digunakan", "Kondisi lingkungan", "95,45 %"]}
     for lang, text in texts.items():
-        missing = [w for w in common + words[lang] if w not in text]
+        missing = [w for w in common + words[lang] + dates[lang] if w not in text]
         assert not missing, (lang, missing)
+    assert "95.45" not in texts["id"] and "95.45 %" in texts["en"]          # decimal comma in Indonesian

@@ -19,7 +19,7 @@ from labd.calc.budget import decimals_of, round_result
 from labd.daemon.records import RecordsError, RecordsReader, Review, RunSummary, content_digest, review
 
 from .charts import control_chart, drift_plot, series_plot
-from .words import words
+from .words import localise, words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CALIBRATIONS = ("thermometer-calibration", "balance-calibration", "dmm-calibration")
@@ -359,8 +359,9 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
     doc = DOCUMENTS[rec.summary.procedure]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     context = doc.context(rec, lab, lang)
-    html = env.get_template(doc.template).render(**context, amendments=_amendments(rec, lab), names=names or {},
-                                                 review=_review(rec, lab, names or {}, context["w"]))
+    html = localise(env.get_template(doc.template).render(
+        **context, amendments=_amendments(rec, lab), names=names or {},
+        review=_review(rec, lab, names or {}, context["w"])), lang)
     stem = f"{doc.prefix}-{rec.summary.run_id}-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,6 +1,8 @@
 """The words of the lab's documents in English and Indonesian (the lab's language)."""
 from __future__ import annotations
 
+import re
+
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "draft": "DRAFT — NOT VALID UNTIL CHECKED AND SIGNED",
@@ -166,3 +168,31 @@ def words(lang: str) -> dict[str, str]:
     if lang not in TEXT:
         raise ValueError(f"language {lang!r}: one of {', '.join(TEXT)}")
     return TEXT[lang]
+
+
+MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+             "November", "Desember")
+_TEXT_NODE = re.compile(r">([^<]+)<")
+# A decimal number standing alone: not part of a version or firmware string (1.4+1.0), a dotted name, a path.
+_DECIMAL = re.compile(r"(?<![\w.:/+])([-−]?\d+)\.(\d+)(?![\w.:/+])")
+_VERSION = re.compile(r"(versi|version)\s+$")
+_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])")
+
+
+def _indonesian_text(text: str) -> str:
+    def decimal(m: re.Match) -> str:
+        return m[0] if _VERSION.search(text[:m.start()]) else f"{m[1]},{m[2]}"
+
+    def day(m: re.Match) -> str:
+        month = int(m[2])
+        return f"{int(m[3])} {MONTHS_ID[month - 1]} {m[1]}" if 1 <= month <= 12 else m[0]
+    return _DATE.sub(day, _DECIMAL.sub(decimal, text))
+
+
+def localise(html: str, lang: str) -> str:
+    """The rendered document in the conventions of its language: for Indonesian, decimal commas and dates as
+    '1 Desember 2026' in the text (not in markup, styles or attributes); English stays as it is."""
+    if lang != "id":
+        return html
+    head, sep, body = html.partition("<body")
+    return head + sep + _TEXT_NODE.sub(lambda m: ">" + _indonesian_text(m[1]) + "<", body)
