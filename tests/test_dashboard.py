@@ -25,7 +25,8 @@ async def service_with_dashboard(tmp_path):
     keys = Passwords(tmp_path / "keys")          # the keys folder beside the records
     for operator, password in PASSWORDS.items():
         keys.set(operator, password)
-    service = Service(load_config(CONFIG), simulate=True, speed=200, seed=2, dashboard_port=0,
+    config = load_config(CONFIG).model_copy(update={"schedules": []})    # no scheduled run in the way
+    service = Service(config, simulate=True, speed=200, seed=2, dashboard_port=0,
                       records_path=str(tmp_path / "labd.sqlite"), sim_start=time.time() - 86400)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
@@ -109,7 +110,7 @@ async def test_live_readings_change_and_a_prompt_is_answered_from_the_page(tmp_p
         await page.wait_for_function("document.getElementById('runstate')?.textContent === 'completed'",
                                      timeout=90000)
         # The draft certificate is made on completion and linked from the page.
-        link = page.locator('a.doc[href$="-en.pdf"]')
+        link = page.locator('#run a.doc[href$="-en.pdf"]')
         await link.wait_for(timeout=60000)
         pdf = await page.request.get(url.rstrip("/") + await link.get_attribute("href"))
         assert pdf.ok and (await pdf.body()).startswith(b"%PDF")

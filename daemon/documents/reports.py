@@ -19,7 +19,7 @@ from labd.calc.budget import decimals_of, round_result
 from labd.daemon.records import RecordsError, RecordsReader, Review, RunSummary, content_digest, review
 
 from .charts import control_chart, drift_plot, series_plot
-from .words import localise, words
+from .words import localise, translated, words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CALIBRATIONS = ("thermometer-calibration", "balance-calibration", "dmm-calibration")
@@ -201,13 +201,14 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
         verdict = (w["within_tolerance"] if r["within_tolerance"] else w["out_of_tolerance"]) + "; " + (
             w["in_control"] if chart and not chart["violations"] else
             f"{len(chart['violations'])} {w['violations']}" if chart else "—")
-        recommendation = r["recommendation"]
+        recommendation = r["recommendation"] and {**r["recommendation"],
+                                                  "reason": translated(r["recommendation"]["reason"], lang)}
         next_check = r["next_check"]
         origin = p["calibrated_on"]
     else:
         entries, unit, scale = r["days"], "°C", 1.0
         tolerance, chart, drift, recommendation, next_check = p["criterion"], None, None, None, None
-        verdict = r["verdict"]
+        verdict = translated(r["verdict"], lang)
         origin = entries[0]["date"]
     values = [e["value"] * scale for e in entries]
     dates = [e["date"] for e in entries]

@@ -29,7 +29,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reproduction": "This certificate shall not be reproduced except in full, without the written approval "
                         "of the laboratory.",
         "end_of_certificate": "— End of certificate —",
-        "check_report": "Intermediate check report",
+        "check_report": "Intermediate check report", "check_item": "Item checked",
         "customer": "Customer / work order", "uut": "Unit under test", "serial": "serial",
         "method": "Method", "procedure": "procedure", "version": "version",
         "date": "Date of calibration", "check_date": "Date of check", "operator": "Operator",
@@ -107,7 +107,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reproduction": "Sertifikat ini tidak boleh digandakan sebagian tanpa persetujuan tertulis dari "
                         "laboratorium.",
         "end_of_certificate": "— Akhir sertifikat —",
-        "check_report": "Laporan cek antara",
+        "check_report": "Laporan cek antara", "check_item": "Alat yang dicek",
         "customer": "Pelanggan / nomor order", "uut": "Alat yang dikalibrasi", "serial": "nomor seri",
         "method": "Metode", "procedure": "prosedur", "version": "versi",
         "date": "Tanggal kalibrasi", "check_date": "Tanggal cek", "operator": "Pelaksana",
@@ -196,3 +196,34 @@ def localise(html: str, lang: str) -> str:
         return html
     head, sep, body = html.partition("<body")
     return head + sep + _TEXT_NODE.sub(lambda m: ">" + _indonesian_text(m[1]) + "<", body)
+
+
+# calc's reasons and the working-standard check's verdicts, in the document's language (they are made in English
+# in calc and the procedures, whose results are language-free JSON).
+_PHRASES_ID = [
+    (re.compile(r"^no significant drift: the maximum interval$"), "tidak ada drift yang signifikan: interval maksimum"),
+    (re.compile(r"^the drift stays within tolerance up to the maximum interval$"),
+     "drift tetap dalam toleransi sampai interval maksimum"),
+    (re.compile(r"^the drift already reaches the tolerance: calibrate now$"),
+     "drift sudah mencapai batas toleransi: kalibrasi sekarang"),
+    (re.compile(r"^drift (\S+)/day reaches the tolerance \(with k=(\S+) uncertainty\) after (\d+) days$"),
+     r"drift \1/hari mencapai batas toleransi (dengan ketidakpastian k=\2) setelah \3 hari"),
+    (re.compile(r"^day (\d+) of (\d+): no evaluation before two days$"),
+     r"hari ke-\1 dari \2: belum dievaluasi sebelum dua hari"),
+    (re.compile(r"^day (\d+) of (\d+): provisionally passes$"), r"hari ke-\1 dari \2: sementara memenuhi"),
+    (re.compile(r"^day (\d+) of (\d+): provisionally fails$"), r"hari ke-\1 dari \2: sementara tidak memenuhi"),
+    (re.compile(r"^(\d+) days: the working standard passes the stability criterion$"),
+     r"\1 hari: standar kerja memenuhi kriteria kestabilan"),
+    (re.compile(r"^(\d+) days: the working standard fails the stability criterion$"),
+     r"\1 hari: standar kerja TIDAK memenuhi kriteria kestabilan"),
+]
+
+
+def translated(text: str, lang: str) -> str:
+    """A sentence made in English by calc or a procedure, in the document's language (unchanged if unknown)."""
+    if lang != "id":
+        return text
+    for pattern, replacement in _PHRASES_ID:
+        if pattern.match(text):
+            return pattern.sub(replacement, text)
+    return text
