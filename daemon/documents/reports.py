@@ -233,8 +233,9 @@ def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     rows = [[str(i + 1), f"{x['mass']:.6g}", f"{x['volume']:.2f}", f"{x['concentration']:.{d + 1}f}"]
             for i, x in enumerate(r["replicates"])]
     total = sum(b["contribution"] ** 2 for b in r["budget"]) or 1.0
-    budget = [[_input_name(b["name"], w), f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}",
-               f"{b['sensitivity']:.4g}", f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
+    budget = [[_input_name(b["name"], w), _INPUT_UNITS.get(b["name"], "g/mol" if b["name"].startswith("A_") else "1"),
+               f"{b['value']:.6g}", f"{b['standard_uncertainty']:.2g}", f"{b['sensitivity']:.4g}",
+               f"{b['contribution']:.2g}", f"{100 * b['contribution'] ** 2 / total:.1f}"]
               for b in sorted(r["budget"], key=lambda b: -b["contribution"]) if b["contribution"] > 0]
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["standardisation_report"],
             "method": w["method.solution-standardisation"], "molar_mass": _molar_mass(p["formula"]),
@@ -244,10 +245,16 @@ def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
                         f"{w['concentration']} (mol/L)"], "rows": rows,
             "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}",
                        "coverage": f"{100 * r['coverage']:g}"},
-            "budget_columns": [w["input"], w["value"], "u", w["sensitivity"], w["contribution"],
-                               f"{w['share']} (%)"],
+            # Each input has its own unit (the unit column); the sensitivity is in mol/L per that unit, the
+            # contribution |c·u| in mol/L.
+            "budget_columns": [w["input"], w["unit"], w["value"], "u", f"{w['sensitivity']} ({w['per_unit']})",
+                               f"{w['contribution']} (mol/L)", f"{w['share']} (%)"],
             "budget": budget,
             "statement": w["uncertainty_statement"].format(coverage=f"{100 * r['coverage']:g}")}
+
+
+_INPUT_UNITS = {"m_net": "g", "d_m": "g", "d_gross": "g", "d_tare": "g", "P": "1", "V_T": "mL", "d_cal": "mL",
+                "d_temp": "mL", "R": "1"}
 
 
 def _input_name(name: str, w: dict[str, str]) -> str:

@@ -64,7 +64,7 @@ TEXT: dict[str, dict[str, str]] = {
         "primary_standard": "Primary standard", "purity": "purity", "molar_mass": "molar mass",
         "balance": "Balance", "replicate": "Replicate", "mass": "Mass", "titrant_volume": "Titrant volume",
         "concentration": "Concentration", "normality": "Normality", "budget": "Uncertainty budget",
-        "input": "Input", "value": "Value", "sensitivity": "Sensitivity coefficient",
+        "input": "Input", "unit": "Unit", "per_unit": "mol/L per unit", "value": "Value", "sensitivity": "Sensitivity coefficient",
         "contribution": "Contribution", "share": "Share", "standardisation_date": "Date of standardisation",
         "method.solution-standardisation": "Titration of a weighed primary standard with the solution "
                                            "(model after EURACHEM/CITAC QUAM A2)",
@@ -141,7 +141,7 @@ TEXT: dict[str, dict[str, str]] = {
         "primary_standard": "Baku primer", "purity": "kemurnian", "molar_mass": "massa molar",
         "balance": "Timbangan", "replicate": "Ulangan", "mass": "Massa", "titrant_volume": "Volume titran",
         "concentration": "Konsentrasi", "normality": "Normalitas", "budget": "Anggaran ketidakpastian",
-        "input": "Masukan", "value": "Nilai", "sensitivity": "Koefisien sensitivitas",
+        "input": "Masukan", "unit": "Satuan", "per_unit": "mol/L per satuan", "value": "Nilai", "sensitivity": "Koefisien sensitivitas",
         "contribution": "Kontribusi", "share": "Porsi", "standardisation_date": "Tanggal pembakuan",
         "method.solution-standardisation": "Titrasi baku primer yang ditimbang dengan larutan "
                                            "(model mengacu EURACHEM/CITAC QUAM A2)",
