@@ -142,6 +142,8 @@ async def test_a_document_is_signed_over_mqtt_with_a_password_that_is_never_reco
             await send(manager, id="m0", action="sign", run_id=run_id, meaning="authorised",
                        password="manager-password-1")
             early = (await replies(manager, "m0"))["m0"]
+            await send(manager, id="m9", action="sign", run_id="nope", meaning="checked", password="x")
+            unknown = (await replies(manager, "m9"))["m9"]
             await send(supervisor, id="s1", action="sign", run_id=run_id, meaning="checked", password="guess")
             wrong = (await replies(supervisor, "s1"))["s1"]
             await send(supervisor, id="s2", action="sign", run_id=run_id, meaning="checked",
@@ -151,6 +153,7 @@ async def test_a_document_is_signed_over_mqtt_with_a_password_that_is_never_reco
                        password="manager-password-1")
             issued = (await replies(manager, "m1", timeout=60))["m1"]
     assert "not checked yet" in early["error"] and "wrong password for supervisor" in wrong["error"]
+    assert unknown["error"] == "no run 'nope' on record"          # no path of the records in a reply
     assert checked["ok"] and issued["ok"] and issued["certificate"].startswith("BPSMB-KAL/")
     assert any(d.endswith("-en.pdf") for d in issued["documents"])
     with RecordsReader(tmp_path / "labd.sqlite") as reader:

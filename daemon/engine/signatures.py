@@ -13,6 +13,7 @@ the technical manager, who is neither the run's operator nor its checker.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from labd.daemon.records import Records, RecordsError, RecordsReader, RunSummary
 from .runner import RunRefused
 
 MEANINGS = ("checked", "authorised")
+log = logging.getLogger("labd.signatures")
 
 
 def check_signature(config: Config, summary: RunSummary, signatures: list[dict], content: str, meaning: str,
@@ -73,8 +75,10 @@ async def sign_document(records: Records, config: Config, run_id: str, meaning: 
             return summary, content_digest(reader, run_id), reader.signatures(run_id)
     try:
         summary, content, signatures = await asyncio.to_thread(prepare)
-    except RecordsError as exc:
-        raise RunRefused(str(exc)) from None
+    except RecordsError as exc:       # said without the records' path: the reply may go to a tablet
+        log.warning("signing run %s: %s", run_id, exc)
+        raise RunRefused(f"no run {run_id!r} on record" if str(exc).startswith("no run") else
+                         "the records cannot be read; the service's log says more") from None
     check_signature(config, summary, signatures, content, meaning, operator)
     passwords = Passwords(records.keys)
     try:
