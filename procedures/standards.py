@@ -41,6 +41,7 @@ class Standard:
     channel: int | None = None
     issued_by: str = ""
     readout_serial: str | None = None
+    description_id: str = ""
 
     @property
     def reported_serial(self) -> str | None:
@@ -55,7 +56,7 @@ class Standard:
         return cls(id, cfg.description, cfg.serial_number, cfg.certificate, cfg.calibrated, cfg.due, cfg.unit,
                    tuple((p.nominal, p.correction, p.expanded_uncertainty, p.k) for p in cfg.corrections),
                    cfg.drift_allowance, cfg.resolution, cfg.instrument, cfg.channel, cfg.issued_by,
-                   cfg.readout_serial)
+                   cfg.readout_serial, cfg.description_id)
 
     def check_valid(self, on: date) -> None:
         if on > self.due:

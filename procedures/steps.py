@@ -75,7 +75,7 @@ def standards_used(ctx: RunContext, *ids: str) -> None:
     for sid in ids:
         std = ctx.standards[sid]
         ctx.event(Event.STANDARD_USED, standard=sid, description=std.description, serial_number=std.serial_number,
-                  certificate=std.certificate, issued_by=std.issued_by,
+                  description_id=std.description_id, certificate=std.certificate, issued_by=std.issued_by,
                   calibrated=std.calibrated.isoformat(), due=std.due.isoformat())
 
 

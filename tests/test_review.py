@@ -3,6 +3,7 @@ signature with the signer's password typed at that moment; the issued certificat
 banner, and names both signers; an amendment afterwards needs a new issue that replaces the old number."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -27,7 +28,7 @@ def sign(run_id: str, meaning: str, operator: str, password: str | None = None) 
 
 def pdf_text(path) -> str:
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    return " ".join(text.split())
+    return re.sub(r"(?<=\w)- (?=\w)", "-", " ".join(text.split()))     # a name broken at its hyphen, joined
 
 
 def test_checked_then_authorised_issues_the_certificate_and_an_amendment_needs_a_new_one(tmp_path):
@@ -127,7 +128,7 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
               "Jl. Contoh No. 1, Samarinda", "kalibrasi@bpsmb.example",          # the lab's address and contact
               "BPSMB-KAL/", run_id,                                             # number, and the run it refers to
               "thermometer-calibration", "1.1",                                 # method and version
-              "KAL-2025/0631/SUHU", "SNSU-BSN",                                  # traceability: cert, issuer
+              "KAL-2025/0631/SUHU", "SNSU",                                      # traceability: cert, issuer
               "ref_readout", "A1B234", "dry_block",                             # equipment used, identified
               "Demo Technician", "Penyelia Teknis", "Manajer Teknis"]
     words = {"en": ["Calibration certificate", "Date of receipt", "Date of calibration", "Date of issue",
@@ -142,3 +143,6 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
         missing = [w for w in common + words[lang] + dates[lang] if w not in text]
         assert not missing, (lang, missing)
     assert "95.45" not in texts["id"] and "95.45 %" in texts["en"]          # decimal comma in Indonesian
+    # The register's descriptions in the document's language (description_id for Indonesian).
+    assert "Termometer tahanan platina acuan" in texts["id"] and "Reference PRT" not in texts["id"]
+    assert "Reference PRT" in texts["en"]

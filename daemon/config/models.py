@@ -72,6 +72,7 @@ class CorrectionPoint(_Strict):
 
 class StandardConfig(_Strict):
     description: str
+    description_id: str = ""               # the description in Indonesian, for Indonesian documents
     instrument: str | None = None          # the instrument id that reads it, if any
     channel: int | None = None
     serial_number: str

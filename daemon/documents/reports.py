@@ -78,11 +78,15 @@ def _environment(readings: list[dict], w: dict[str, str]) -> str:
     return ", ".join(parts) or w["not_recorded"]
 
 
-def _standards(events: list[dict]) -> list[dict]:
+def _standards(events: list[dict], lang: str = "en") -> list[dict]:
+    """The standards the run relied on, described in the document's language where the register has it."""
     latest: dict[str, dict] = {}
     for e in events:
         if e["kind"] == "standard_used":
-            latest[e["data"]["standard"]] = e["data"]
+            data = e["data"]
+            if lang == "id" and data.get("description_id"):
+                data = {**data, "description": data["description_id"]}
+            latest[data["standard"]] = data
     return list(latest.values())
 
 
@@ -176,7 +180,7 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     cols.append("p (%)")                  # the coverage probability of each U
     rows = [row + [f"{coverage:g}"] for row in rows]
     first, last = _days(rec, lab)
-    standards = _standards(rec.events)
+    standards = _standards(rec.events, lang)
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "columns": cols, "rows": rows, "note": note,
             "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
             "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(rec),
@@ -218,7 +222,7 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["check_report"],
             "series": r["series"], "columns": [w["check_date"], f"{w['deviation']} ({unit})", f"s ({unit})", "n"],
             "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
-            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events, lang),
             "date": _date(rec),
             "control_chart": control_chart(values, dates, chart, tolerance, unit, w["control_chart"]),
             "drift_plot": drift_plot(days, values, drift, tolerance, unit, w["drift"], w, origin)}
@@ -240,7 +244,7 @@ def standardisation_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["standardisation_report"],
             "method": w["method.solution-standardisation"], "molar_mass": _molar_mass(p["formula"]),
             "date": _date(rec),
-            "environment": _environment(rec.readings, w), "standards": _standards(rec.events),
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events, lang),
             "columns": [w["replicate"], f"{w['mass']} (g)", f"{w['titrant_volume']} (mL)",
                         f"{w['concentration']} (mol/L)"], "rows": rows,
             "result": {"c": c, "U": U, "N": n, "U_N": U_n, "k": f"{r['k']:.2f}",
@@ -296,7 +300,7 @@ def stability_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "thermometer": f"{p['readout']}, {w['channel']} {p['channel']}", "held": held,
             "period": f"{_time(t0)} … {_time(logged[-1]['time'])} ({p['duration_hours']:g} h, {w['interval']} "
                       f"{p['interval']:g} s)",
-            "environment": _environment(rec.readings, w), "standards": _standards(rec.events), "stats": stats,
+            "environment": _environment(rec.readings, w), "standards": _standards(rec.events, lang), "stats": stats,
             "plot": series_plot([h for h, _ in used], [v for _, v in used], excluded, r["mean"],
                                 p["set_point"] if p["source"] else None, unit, w["readings"],
                                 f"{w['hours']} {w['since']} {_time(t0)}")}
