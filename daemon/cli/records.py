@@ -107,17 +107,13 @@ def amend(run_id, field, value, reason, operator, config_dir, records) -> None:
     with _reader(config_dir, records) as reader:
         try:
             summary = reader.run(run_id)
-            earlier = reader.amendments(run_id)
+            original = reader.amended(run_id).get(field)
         except RecordsError as exc:
             raise click.ClickException(str(exc)) from None
     try:
         check_amendment(config, summary, field, value, operator)
     except (RunRefused, ValueError) as exc:
         raise click.ClickException(f"refused: {exc}") from None
-    original = summary.resolved.get(field)
-    for a in earlier:
-        if a["field"] == field:
-            original = a["amended"]
     if original == value:
         raise click.ClickException(f"{field} of run {run_id} is already {value!r}; nothing to amend")
     passwords = Passwords(keys_folder(path, keys_dir(config)))

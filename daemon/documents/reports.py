@@ -58,7 +58,7 @@ def load(path: Path, run_id: str, keys: Path | None = None) -> RunRecord:
         results = [r for r in reader.results(run_id) if r["kind"] == "results"]
         amendments = reader.amendments(run_id)
         # The document shows each field as amended, and lists the amendments (ISO/IEC 17025 7.5.2, 7.8.8).
-        summary = replace(summary, resolved={**summary.resolved, **{a["field"]: a["amended"] for a in amendments}})
+        summary = replace(summary, resolved=reader.amended(run_id))
         state = review(reader.signatures(run_id), content_digest(reader, run_id))
         return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments,
                          state)

@@ -125,6 +125,10 @@ class RecordsReader:
         return [dict(r) for r in self.conn.execute("SELECT * FROM signatures WHERE run_id = ? ORDER BY id",
                                                    (run_id,))]
 
+    def amended(self, run_id: str) -> dict:
+        """The run's declared parameters as they stand: the recorded ones with every amendment applied."""
+        return {**self.run(run_id).resolved, **{a["field"]: a["amended"] for a in self.amendments(run_id)}}
+
     def amendments(self, run_id: str) -> list[dict]:
         """Corrections of the run's recorded information, oldest first (the originals are untouched)."""
         return [{**dict(r), "original": json.loads(r["original"]), "amended": json.loads(r["amended"])}

@@ -13,8 +13,7 @@ from .reader import RecordsReader
 def content_digest(reader: RecordsReader, run_id: str) -> str:
     """What a signature signs: the run's identity, its results and its declared information as amended."""
     summary = reader.run(run_id)
-    amendments = reader.amendments(run_id)
-    resolved = {**summary.resolved, **{a["field"]: a["amended"] for a in amendments}}
+    resolved = reader.amended(run_id)
     results = [r["data"] for r in reader.results(run_id) if r["kind"] == "results"]
     text = json.dumps({"run": run_id, "procedure": summary.procedure, "version": summary.version,
                        "resolved": resolved, "results": results[-1] if results else None},
