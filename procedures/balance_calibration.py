@@ -15,7 +15,8 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import check_loads, check_received, identified, item, record_ambient, standards_used
+from .item import ItemParameters
+from .steps import check_loads, identified, item, record_ambient, standards_used
 
 NAME = "balance-calibration"
 VERSION = "1.0"
@@ -23,7 +24,7 @@ DESCRIPTION = "Calibration of a non-automatic weighing instrument: repeatability
 
 
 @dataclass(frozen=True)
-class Parameters:
+class Parameters(ItemParameters):
     balance: str = param("balance", description="the balance instrument")
     weights: str = param("weights_e2", description="the weight set in the register")
     d: float = param(0.0001, unit="g", gt=0.0, le=100.0, description="scale interval of the balance")
@@ -33,21 +34,15 @@ class Parameters:
     eccentricity_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the eccentricity test (cg-18: at least Max/3)")
     positions: tuple[str, ...] = param(("centre", "front", "back", "left", "right"), min_items=2, max_items=9, choices=("centre", "front", "back", "left", "right", "front-left", "front-right", "back-left", "back-right"), description="eccentricity positions, starting at centre")
     buoyancy_relative: float = param(1e-6, ge=0.0, le=1e-3, description="relative half-width of the air buoyancy correction")
-    uut_description: str = param("Analytical balance", description="the balance, in words", amendable=True)
+    uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
+    uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
     uut_serial: str = param("", description="serial number of the balance, if it does not report one", amendable=True)
-    customer: str = param("", description="the customer, for the certificate", amendable=True)
-    work_order: str = param("", description="the work order, for the certificate", amendable=True)
-    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
-    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
-    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
-    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
-    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.balance: None}
 
     def validate(self, ctx: RunContext) -> None:
-        check_received(self.received)
+        self.check_declared()
         inst = ctx.instruments.get(self.balance)
         if inst is None or not isinstance(inst, Balance):
             raise ValueError(f"instrument {self.balance!r} is not a configured balance")

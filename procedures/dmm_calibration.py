@@ -22,7 +22,8 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of, finite
-from .steps import check_received, identified, item, record_ambient, standards_used
+from .item import ItemParameters
+from .steps import identified, item, record_ambient, standards_used
 
 NAME = "dmm-calibration"
 VERSION = "1.0"
@@ -30,7 +31,7 @@ DESCRIPTION = "Calibration of a multimeter's DC voltage ranges with the multifun
 
 
 @dataclass(frozen=True)
-class Parameters:
+class Parameters(ItemParameters):
     calibrator: str = param("calibrator", description="the multifunction calibrator instrument")
     multimeter: str = param("dmm", description="the multimeter under test")
     standard: str = param("calibrator_5520a", description="the calibrator's entry in the standards register")
@@ -39,21 +40,15 @@ class Parameters:
     nplc: float = param(10.0, gt=0.0, le=100.0, description="integration time of the multimeter, in power-line cycles")
     resolution: float = param(1e-6, gt=0.0, le=0.01, description="resolution relative to range")
     stability_relative: float = param(5e-6, ge=0.0, le=0.01, description="half-width of the calibrator's stability between calibrations, relative")
-    uut_description: str = param("Digital multimeter", description="the multimeter, in words", amendable=True)
+    uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
+    uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
     uut_serial: str = param("", description="serial number of the multimeter, if it does not report one", amendable=True)
-    customer: str = param("", description="the customer, for the certificate", amendable=True)
-    work_order: str = param("", description="the work order, for the certificate", amendable=True)
-    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
-    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
-    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
-    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
-    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def claims(self, ctx: RunContext) -> dict[str, frozenset[int] | None]:
         return {self.calibrator: None, self.multimeter: None}
 
     def validate(self, ctx: RunContext) -> None:
-        check_received(self.received)
+        self.check_declared()
         for iid, kind in ((self.calibrator, MultifunctionCalibrator), (self.multimeter, Multimeter)):
             if not isinstance(ctx.instruments.get(iid), kind):
                 raise ValueError(f"instrument {iid!r} is not a configured {kind.__name__}")

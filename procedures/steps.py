@@ -57,19 +57,6 @@ def check_loads(ctx: RunContext, balance: str, loads: Iterable[float]) -> None:
             raise ValueError(f"load {load:g} g is above the capacity of {balance} (Max = {capacity:g} g)")
 
 
-def check_received(received: str) -> None:
-    """The date the item was received, when given, is a date (YYYY-MM-DD) not in the future."""
-    if not received:
-        return
-    from datetime import date
-    try:
-        day = date.fromisoformat(received)
-    except ValueError:
-        raise ValueError(f"received: {received!r} is not a date (YYYY-MM-DD)") from None
-    if day > date.today():
-        raise ValueError(f"received: {received} is in the future")
-
-
 def standards_used(ctx: RunContext, *ids: str) -> None:
     """Put on record which certificate of each standard the run relies on (traceability)."""
     for sid in ids:

@@ -16,7 +16,8 @@ from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
-from .steps import check_received, check_set_points, heat, identified, item, record_ambient, standards_used
+from .item import ItemParameters
+from .steps import check_set_points, heat, identified, item, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
@@ -25,7 +26,7 @@ DESCRIPTION = "Thermometer calibration by comparison in a dry-block or bath"
 
 
 @dataclass(frozen=True)
-class Parameters:
+class Parameters(ItemParameters):
     set_points: tuple[float, ...] = param((30.0, 50.0, 80.0), unit="°C", ge=-200.0, le=1000.0, min_items=1, max_items=50, description="set points of the heat source, in order")
     repetitions: int = param(10, ge=2, le=1000, description="readings of each probe at each set point")
     interval: float = param(10.0, unit="s", gt=0.0, le=3600.0, description="time between readings")
@@ -36,15 +37,9 @@ class Parameters:
     uut_resolution: float = param(0.01, unit="°C", gt=0.0, le=10.0, description="resolution of the unit under test")
     uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification)")
     stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
-    uut_description: str = param("Platinum resistance thermometer PT100 with readout", description="the unit under test, in words", amendable=True)
+    uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
+    uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
     uut_serial: str = param("UUT-0001", description="serial number of the unit under test", amendable=True)
-    customer: str = param("", description="the customer, for the certificate", amendable=True)
-    work_order: str = param("", description="the work order, for the certificate", amendable=True)
-    customer_address: str = param("", description="the customer's address, for the certificate", amendable=True)
-    received: str = param("", description="date the item was received (YYYY-MM-DD), for the certificate", amendable=True)
-    uut_manufacturer: str = param("", description="manufacturer of the unit under test (else as it identifies itself)", amendable=True)
-    uut_model: str = param("", description="model of the unit under test (else as it identifies itself)", amendable=True)
-    uut_condition: str = param("", description="condition of the item on receipt, for the certificate", amendable=True)
 
     def reference_channel(self, ctx: RunContext) -> int:
         """The readout channel the reference standard is on: the register's, else channel 1."""
@@ -56,7 +51,7 @@ class Parameters:
 
     def validate(self, ctx: RunContext) -> None:
         """Checked before any instrument is touched."""
-        check_received(self.received)
+        self.check_declared()
         if not self.set_points:
             raise ValueError("at least one set point is needed")
         if self.repetitions < 2:

@@ -77,8 +77,9 @@ def _kwargs(instrument_id: str, sim: Mapping[str, Any], allowed: set[str]) -> di
 
 
 def _identity(sim: dict[str, Any]) -> dict[str, Any]:
-    """The serial a simulated instrument reports (`simulation.serial`); not a parameter of its model."""
-    return {"serial": str(sim["serial"])} if "serial" in sim else {}
+    """The serial a simulated instrument reports (`simulation.serial`), taken out of `sim`: it is not a parameter
+    of the instrument's model but of its protocol face."""
+    return {"serial": str(sim.pop("serial"))} if "serial" in sim else {}
 
 
 class SimulatedLab:
@@ -148,26 +149,23 @@ class SimulatedLab:
                                         self._rng())
             w.probes[iid] = probes
             return await self._serve(iid, Readout1529Sim(self.clock, probes, probe_names=names,
-                                                         **_identity(sim)), "pty")
+                                                         **_identity(dict(sim))), "pty")
         if cfg.driver == "mettler-sics":
             kw = _kwargs(iid, sim, {"capacity", "d", "repeatability", "linearity", "settle_tau", "settle_time", "unit",
                                     "eccentricity", "serial"})
             ident = _identity(kw)
-            kw.pop("serial", None)
             balance = BalanceModel(self.clock, self._rng(), **kw)
             w.balances[iid] = balance
             return await self._serve(iid, MtSicsBalanceSim(balance, **ident), "pty")
         if cfg.driver == "fluke-5520a":
             kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time", "serial"})
             ident = _identity(kw)
-            kw.pop("serial", None)
             calibrator = CalibratorModel(self.clock, self._rng(), **kw)
             w.calibrators[iid] = calibrator
             return await self._serve(iid, Calibrator5520Sim(calibrator, **ident), "tcp")
         if cfg.driver == "keysight-344xx":
             kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise", "serial"})
             ident = _identity(kw)
-            kw.pop("serial", None)
             source = kw.pop("source", None)
             if source is not None and source not in w.calibrators:
                 raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated calibrator {source!r}")

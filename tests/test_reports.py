@@ -52,8 +52,8 @@ async def test_balance_certificate_in_indonesian_carries_results_standards_and_c
     # The balance's serial as it reported it (MT-SICS I4), not a declared default.
     for expected in ("Sertifikat Kalibrasi (konsep)", "KONSEP", "1126493049", "PT Contoh", "WO-88",
                      "KAL-2025/0212/MASSA", "12 Maret 2027", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
-                     "Instrumen simulasi", "JCGM 100:2008"):
-        assert expected in text, expected
+                     "Instrumen simulasi", "JCGM 100:2008", "Timbangan bukan otomatis"):
+        assert expected in text, expected     # the item described in Indonesian when nothing was declared
     for r in outcome.result.loads:           # every reported error and U, as rounded, with a decimal comma
         e, U = r.reported()
         assert e.replace(".", ",") in text and U.replace(".", ",") in text
@@ -68,6 +68,7 @@ async def test_thermometer_certificate_in_english(tmp_path):
                    ("pdf",))
     text = pdf_text(next(p for p in paths if p.suffix == ".pdf"))
     assert "Calibration certificate (draft)" in text and "KAL-2025/0631/SUHU" in text
+    assert "Platinum resistance thermometer with readout" in text
     assert "The correction is to be added" in text
     for r in outcome.results:
         assert r.reported()[0] in text and r.reported()[1] in text
@@ -185,3 +186,23 @@ async def test_a_declared_serial_that_differs_from_the_reported_one_is_asked_abo
     assert item["data"] == {"serial": "1126493049", "declared_serial": "TMB-2026-017",
                             "reported_serial": "1126493049", "manufacturer": "Mettler Toledo",
                             "model": item["data"]["model"]}
+
+
+async def test_the_item_is_described_in_each_documents_language_as_declared(tmp_path):
+    config, _ = await _recorded(tmp_path, "dmm-calibration",
+                                {"repetitions": "2", "points": "1", "uut_description": "Bench multimeter, 6½ digits",
+                                 "uut_description_id": "Multimeter meja, 6½ digit"})
+    rec = load(tmp_path / "labd.sqlite", "dmm-calibration-1")
+    en = pdf_text(next(p for p in render(rec, config.lab, "en", tmp_path / "en", ("pdf",)) if p.suffix == ".pdf"))
+    id_ = pdf_text(next(p for p in render(rec, config.lab, "id", tmp_path / "id", ("pdf",)) if p.suffix == ".pdf"))
+    assert "Bench multimeter, 6½ digits" in en and "Multimeter meja" not in en
+    assert "Multimeter meja, 6½ digit" in id_ and "Bench multimeter" not in id_
+
+
+def test_every_word_of_the_documents_exists_in_both_languages():
+    """A key missing in one language would raise (or fall back to English) only in that language's document."""
+    from labd.daemon.documents.validation import _WORDS
+    from labd.daemon.documents.words import TEXT
+    for table in (TEXT, _WORDS):
+        assert set(table["en"]) == set(table["id"]), set(table["en"]) ^ set(table["id"])
+        assert all(table["id"][k] for k in table["id"]), "an empty Indonesian entry"

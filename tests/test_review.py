@@ -146,3 +146,37 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
     # The register's descriptions in the document's language (description_id for Indonesian).
     assert "Termometer tahanan platina acuan" in texts["id"] and "Reference PRT" not in texts["id"]
     assert "Reference PRT" in texts["en"]
+
+
+def test_a_software_validation_is_recorded_checked_and_authorised_like_a_certificate(tmp_path):
+    """SOP Validasi Software 6–8: the technician makes the report, a supervisor checks it, the technical
+    manager signs it; the issued report names what was validated and both signers, in both languages."""
+    for operator, password in PASSWORDS.items():
+        assert labd("operators", "passwd", operator, stdin=password + "\n").returncode == 0
+    trainee = labd("validate", "--operator", "trainee", "--no-pdf", "--out", str(tmp_path / "t"))
+    assert trainee.returncode == 1 and "it takes a technician" in trainee.stderr
+    made = labd("validate", "--operator", "demo", "--no-pdf", "--out", str(tmp_path / "v"))
+    assert made.returncode == 0, made.stderr
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        (run,) = reader.runs()
+        assert run.procedure == "software-validation" and run.operator == "demo" and run.state == "completed"
+        assert reader.verify().ok
+    assert (tmp_path / "v" / f"validation-report-{run.run_id}-id.html").exists()
+    own = sign(run.run_id, "checked", "demo")
+    assert own.returncode == 1 and "cannot check or authorise their own work" in own.stderr
+    assert sign(run.run_id, "checked", "supervisor").returncode == 0
+    issued = sign(run.run_id, "authorised", "manager")
+    assert issued.returncode == 0 and f"issued as BPSMB-KAL/{datetime.now(ZoneInfo('Asia/Makassar')).year}/0001" in issued.stdout
+
+    docs = tmp_path / "docs"
+    for lang in ("en", "id"):
+        assert labd("report", run.run_id, "--format", "pdf", "--lang", lang, "--out", str(docs)).returncode == 0
+    en = pdf_text(docs / f"validation-report-{run.run_id}-en.pdf")
+    id_ = pdf_text(docs / f"validation-report-{run.run_id}-id.pdf")
+    year = datetime.now(ZoneInfo("Asia/Makassar")).year
+    assert "Software validation report" in en and "Report number" in en and "published numbers reproduced" in en
+    assert "Laporan Hasil Validasi Software" in id_ and "Nomor laporan" in id_ and "LULUS" in id_
+    for text in (en, id_):
+        assert "DRAFT" not in text and "KONSEP" not in text and f"BPSMB-KAL/{year}/0001" in text
+        assert "Penyelia Teknis" in text and "Manajer Teknis" in text and "Demo Technician" in text
+        assert run.version in text and "GUM" in text

@@ -184,13 +184,27 @@ def titration(file, as_json) -> None:
 @click.option("--cases", "cases_dir", type=click.Path(file_okay=False), default=None,
               help="Reference cases folder (default: the ones shipped with calc).")
 @click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also write the report as PDF.")
-def validate(out, cases_dir, pdf) -> None:
-    """Run every reference case through calc and write the software-validation report."""
+@click.option("--operator", default=None,
+              help="Record the validation as a run made by this operator (the competence register's id), so the "
+                   "report is checked and authorised with `labd sign` (SOP Validasi Software 6–8).")
+@click.option("--config", "config_dir", type=click.Path(), default=None,
+              help="Configuration folder, with --operator (default: $LABD_CONFIG, /etc/labd, or the example lab).")
+@click.option("--records", type=click.Path(dir_okay=False), default=None,
+              help="Records database, with --operator (default: [lab] records under the data folder).")
+def validate(out, cases_dir, pdf, operator, config_dir, records) -> None:
+    """Run every reference case through calc and write the software-validation report. With --operator the
+    report is recorded as a run and written as a document of the record, in English and Indonesian, a draft
+    until a supervisor checks it and the technical manager authorises it (`labd sign RUN_ID`)."""
     from labd.calc.validation import run_cases, write_report
 
-    report = run_cases(Path(cases_dir) if cases_dir else None)
+    try:
+        report = run_cases(Path(cases_dir) if cases_dir else None)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
     paths = write_report(report, Path(out))
-    if pdf:
+    if operator is not None:
+        paths += _record(report, operator, cases_dir or "shipped with calc", Path(out), pdf, config_dir, records)
+    elif pdf:
         from labd.daemon.documents import html_to_pdf
         html = paths[0]
         html_to_pdf(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
@@ -210,5 +224,48 @@ def validate(out, cases_dir, pdf) -> None:
                 console.print(f"[red]FAIL[/red] {case['id']}: {c['path']} = {c.get('actual')} "
                               f"expected {c['expected']} ± {c['tolerance']} {c.get('error', '')}")
     console.print(f"report: {', '.join(str(p) for p in paths)}")
+    if operator is None:
+        console.print("not recorded: with --operator ID it is recorded, to be checked and authorised (labd sign)")
     if not report["passed"]:
         sys.exit(1)
+
+
+def _record(report: dict, operator: str, cases: str, out: Path, pdf: bool, config_dir, records) -> list[Path]:
+    """The validation as a run of the record, and its document (draft) from the record."""
+    import asyncio
+    import getpass
+
+    from labd.daemon.config import keys_dir, records_path
+    from labd.daemon.documents import ReportError, write_documents
+    from labd.daemon.engine import RunRefused, record_validation
+    from labd.daemon.records import Records, RecordsError
+
+    from .common import config as load_config
+
+    config = load_config(config_dir)
+    path = records_path(config, records)
+
+    async def record() -> str:
+        store = await Records(path, keys_dir(config)).open()
+        source = f"cli:{getpass.getuser()}"
+        try:
+            try:
+                run_id = await record_validation(store, config, report, operator, cases)
+            except RunRefused as exc:
+                await store.command(source, operator, {"action": "validate"}, f"refused: {exc}")
+                raise
+            await store.command(source, operator, {"action": "validate", "run_id": run_id}, "ok")
+            return run_id
+        finally:
+            await store.close()
+    try:
+        run_id = asyncio.run(record())
+        written = write_documents(path, run_id, config.lab, out, keys=keys_dir(config), names=config.names(),
+                                  formats=("html", "pdf") if pdf else ("html",))
+    except RunRefused as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    except (RecordsError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"recorded as run {run_id} by {config.operators[operator].name}: a draft until "
+                  f"`labd sign {run_id} --as checked` (a supervisor) and `--as authorised` (the technical manager)")
+    return written

@@ -77,7 +77,7 @@ def report(run_id, lang, out, fmt, config_dir, records) -> None:
         rec = load_record(records_path(config, records), run_id, keys_dir(config))
         paths = render(rec, config.lab, lang, documents_dir(config, out),
                        ("html", "pdf") if fmt == "both" else (fmt,),
-                       names={oid: op.name for oid, op in config.operators.items()})
+                       names=config.names())
     except (RecordsError, ReportError) as exc:
         raise click.ClickException(str(exc)) from None
     for path in paths:

@@ -55,7 +55,7 @@ def sign(run_id, meaning, operator, config_dir, records) -> None:
         raise click.ClickException(f"refused: {refused}")
     name = config.operators[operator].name
     if number:
-        console.print(f"run {run_id} authorised by {name}: issued as certificate {number} "
+        console.print(f"run {run_id} authorised by {name}: issued as {number} "
                       f"(labd report {run_id} gives the issued document)")
     else:
         console.print(f"run {run_id} {meaning} by {name}")

@@ -243,7 +243,7 @@ async def _documents(store: Records, run_id: str, procedure: str, config: Config
     try:
         written = await asyncio.to_thread(write_documents, store.path, run_id, config.lab, folder,
                                           warn=lambda m: console.print(f"[yellow]{m}[/]"), keys=store.keys,
-                                          names={oid: op.name for oid, op in config.operators.items()})
+                                          names=config.names())
     except ReportError as exc:
         err_console.print(f"[red]no document[/]: {exc}")
         return ""

@@ -246,3 +246,7 @@ class Config(BaseModel):
     standards: dict[str, StandardConfig] = {}
     operators: dict[str, OperatorConfig] = {}
     schedules: list[ScheduleConfig] = []
+
+    def names(self) -> dict[str, str]:
+        """Operator id → full name (the competence register): how documents name people."""
+        return {oid: op.name for oid, op in self.operators.items()}

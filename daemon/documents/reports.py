@@ -19,6 +19,7 @@ from labd.calc.budget import decimals_of, round_result
 from labd.daemon.records import RecordsError, RecordsReader, Review, RunSummary, content_digest, review
 
 from .charts import control_chart, drift_plot, series_plot
+from .validation import validation_context
 from .words import localise, translated, words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -146,11 +147,12 @@ def _days(rec: RunRecord, lab) -> tuple[str, str]:
     return first, last
 
 
-def _item(rec: RunRecord, w: dict[str, str]) -> dict[str, str]:
+def _item(rec: RunRecord, w: dict[str, str], lang: str) -> dict[str, str]:
     """The unit under test as the certificate names it: as it identified itself wherever it could (the `item`
-    event), else as declared."""
+    event), else as declared; described in the document's language, else as declared, else generically."""
     p, found = rec.summary.resolved, _latest(rec.events, "item")
-    return {"description": p.get("uut_description") or w["not_recorded"],
+    declared = (p.get("uut_description_id") if lang == "id" else "") or p.get("uut_description")
+    return {"description": declared or w.get(f"item.{rec.summary.procedure}") or w["not_recorded"],
             "manufacturer": p.get("uut_manufacturer") or found.get("manufacturer") or w["not_stated"],
             "model": p.get("uut_model") or found.get("model") or w["not_stated"],
             "serial": found.get("serial") or p.get("uut_serial") or w["not_stated"],
@@ -185,7 +187,7 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "statement": w["uncertainty_statement"].format(coverage=f"{coverage:g}"),
             "method": w.get(f"method.{s.procedure}", s.procedure), "date": _date(rec),
             "calibrated_on": first if first == last else f"{first} – {last}",
-            "received": p.get("received") or w["not_recorded"], "item": _item(rec, w),
+            "received": p.get("received") or w["not_recorded"], "item": _item(rec, w, lang),
             "equipment": _equipment(rec), "traceability": _traceability(standards, w),
             "environment": _environment(rec.readings, w), "standards": standards,
             "title": w["certificate"]}
@@ -333,6 +335,8 @@ DOCUMENTS = {
                                          standardisation_context, "standardisation report"),
     "stability-run": Document("report-stability.html.j2", "stability-report", stability_context,
                               "stability report"),
+    "software-validation": Document("report-validation.html.j2", "validation-report", validation_context,
+                                    "software validation report"),
 }
 
 
@@ -356,9 +360,12 @@ def _review(rec: RunRecord, lab, names: dict[str, str], w: dict[str, str]) -> di
         when = datetime.fromtimestamp(row["time"], zone).strftime("%Y-%m-%d %H:%M %Z")
         return {"name": names.get(row["operator"], row["operator"]), "id": row["operator"], "time": when}
     r = rec.review
+    certificate = rec.summary.procedure in CALIBRATIONS      # the others are reports (7.8.1.1)
+    replaces = w["replaces" if certificate else "replaces_report"]
     return {"issued": r.state == "issued", "state": r.state, "number": r.number,
+            "number_label": w["certificate_number" if certificate else "report_number"],
             "checked": signer(r.checked), "authorised": signer(r.authorised),
-            "replaces": w["replaces"].format(number=r.replaces) if r.replaces and r.state == "issued" else "",
+            "replaces": replaces.format(number=r.replaces) if r.replaces and r.state == "issued" else "",
             "replaced": r.replaces if r.state == "issued" else None}
 
 
@@ -397,7 +404,8 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
 
 
 def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[str, ...] = ("en", "id"),
-                    warn=None, keys: Path | None = None, names: dict[str, str] | None = None) -> list[Path]:
+                    warn=None, keys: Path | None = None, names: dict[str, str] | None = None,
+                    formats: tuple[str, ...] = ("html", "pdf")) -> list[Path]:
     """A completed run's document in each language, from the record; [] for a procedure without one.
 
     Without the system's Pango, WeasyPrint cannot make the PDF: the HTML is written and `warn` is told why."""
@@ -408,7 +416,7 @@ def write_documents(records: Path, run_id: str, lab, folder: Path, langs: tuple[
     written: list[Path] = []
     for lang in langs:
         try:
-            written += render(rec, lab, lang, folder, names=names)
+            written += render(rec, lab, lang, folder, formats, names=names)
         except OSError as exc:
             if warn is not None:
                 warn(f"PDF not written ({exc}); install Pango (see tests/install-real-parts.sh)")

@@ -160,7 +160,7 @@ class Service:
             await self.records.flush()
             written = await asyncio.to_thread(write_documents, self.records.path, run_id, self.config.lab,
                                               self.documents, warn=log.warning, keys=self.records.keys,
-                                              names={oid: op.name for oid, op in self.config.operators.items()})
+                                              names=self.config.names())
         except ReportError as exc:       # records that fail verification: said, and nothing issued
             log.error("documents of run %s not written: %s", run_id, exc)
             return []

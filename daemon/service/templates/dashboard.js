@@ -156,7 +156,7 @@ $("sign").addEventListener("submit", async (e) => {
                                password: password.value});
   password.value = "";
   $("sign-message").textContent = reply.ok
-    ? (reply.certificate ? `issued as certificate ${reply.certificate}` : `signed: ${reply.meaning}`) : reply.error;
+    ? (reply.certificate ? `issued as ${reply.certificate}` : `signed: ${reply.meaning}`) : reply.error;
   loadDocuments();
 });
 events.addEventListener("result", () => loadDocuments());
