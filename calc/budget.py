@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from scipy import stats
 
@@ -74,9 +75,13 @@ def coverage_factor(dof: float, coverage: float = DEFAULT_COVERAGE) -> float:
     """k = t_p(ν) with ν truncated to the integer below (GUM G.4.1 note); normal quantile when ν is infinite."""
     if not 0 < coverage < 1:
         raise ValueError(f"coverage probability must be between 0 and 1, not {coverage}")
-    if math.isinf(dof):
+    if math.isnan(dof):
+        raise ValueError("effective degrees of freedom not a number")
+    # Beyond 1e7 (or infinite) t and the normal agree to 1e-7 relative; t.ppf would need an integer ν that no
+    # longer fits (ν ≈ 1.8e19 crashed it), so the normal quantile is used.
+    if dof > 1e7:
         return float(stats.norm.ppf(0.5 + coverage / 2))
-    nu = math.floor(dof)
+    nu = math.floor(dof * (1 + 1e-9))     # 3.9999999999 from rounding noise in the sums is 4
     if nu < 1:
         raise ValueError(f"effective degrees of freedom {dof:g} below 1: no coverage factor exists")
     return float(stats.t.ppf(0.5 + coverage / 2, nu))
@@ -97,20 +102,47 @@ def combine(components: list[Component], coverage: float = DEFAULT_COVERAGE) -> 
 
 
 def round_result(value: float, expanded: float, digits: int = 2) -> tuple[str, str]:
-    """The value and U as reported: U to `digits` significant digits, the value to the same decimal place.
+    """The value and U as reported (EA-4/02 M:2022 §5; GUM 7.2.6): U to `digits` significant digits, the value to
+    the same decimal place, both rounded in decimal arithmetic from the unrounded numbers (a float's shortest
+    repr, so 0.1235 is 0.1235 and not 0.12349999…), half up.
 
-    U is rounded up when rounding down would understate it by more than 5 % (GUM 7.2.6 allows rounding up)."""
+    U is rounded up instead when rounding to nearest would understate it by more than 5 % (GUM 7.2.6 allows
+    rounding up). When rounding carries U into a new digit (0.0995 → 0.10), the value follows U's new last
+    digit. Magnitudes that would need more than nine decimals, or numbers of 10¹⁵ and more, are written in
+    scientific notation, each with its own exponent (1.2346e-11, 1.2e-14)."""
     if expanded <= 0 or not math.isfinite(expanded):
         raise ValueError("expanded uncertainty must be positive and finite")
-    exponent = math.floor(math.log10(expanded))
-    decimals = digits - 1 - exponent
-    rounded = round(expanded, decimals)
-    if rounded < expanded * 0.95:
-        rounded += 10.0 ** (-decimals)
-    places = max(decimals, 0)
-    return f"{round(value, decimals):.{places}f}", f"{rounded:.{places}f}"
+    if not math.isfinite(value):
+        raise ValueError("the value must be finite")
+    with localcontext() as ctx:
+        ctx.prec = 1000                       # enough for any double to its last decimal place
+        u = Decimal(repr(float(expanded)))
+        quantum = Decimal(1).scaleb(u.adjusted() - digits + 1)
+        rounded = u.quantize(quantum, ROUND_HALF_UP)
+        if rounded < u * Decimal("0.95"):
+            rounded += quantum
+        if rounded.adjusted() > u.adjusted():           # 0.0995 → 0.100 → 0.10: still `digits` digits
+            quantum = Decimal(1).scaleb(rounded.adjusted() - digits + 1)
+            rounded = rounded.quantize(quantum, ROUND_HALF_UP)
+        v = Decimal(repr(float(value))).quantize(quantum, ROUND_HALF_UP)
+        place = quantum.adjusted()
+        if place >= -9 and max(abs(v), rounded) < Decimal("1e15"):
+            return _plain(v, place), _plain(rounded, place)
+        return _scientific(v, place), _scientific(rounded, place)
+
+
+def _plain(x: Decimal, place: int) -> str:
+    text = f"{x:.{max(-place, 0)}f}"
+    return "0" + text[2:] if text.startswith("-0") and not any(c in "123456789" for c in text) else text
+
+
+def _scientific(x: Decimal, place: int) -> str:
+    exponent = x.adjusted() if x != 0 else place
+    return f"{x:.{max(exponent - place, 0)}e}"
 
 
 def decimals_of(reported: str) -> int:
     """Decimal places of a reported number (e.g. of U as rounded), to show the other columns alike."""
-    return len(reported.split(".")[1]) if "." in reported else 0
+    mantissa, _, exponent = reported.lower().partition("e")
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return max(places - int(exponent or 0), 0)

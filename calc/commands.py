@@ -116,7 +116,8 @@ def budget(path: Path | str, mc: int | None = None, adaptive: bool = False, seed
             mcs[name] = {"trials": s.trials, "value": s.value, "standard_uncertainty": s.standard_uncertainty,
                          "interval_symmetric": list(s.interval_symmetric),
                          "interval_shortest": list(s.interval_shortest), "coverage": s.coverage,
-                         "gum_validation": montecarlo.validate_gum(o.value, o.expanded_uncertainty, s)}
+                         "gum_validation": montecarlo.validate_gum(o.value, o.expanded_uncertainty, s,
+                                                                   o.standard_uncertainty)}
         if len(mcs) == 1:
             out["mc"] = next(iter(mcs.values()))
         else:

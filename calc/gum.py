@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .budget import DEFAULT_COVERAGE, coverage_factor, round_result, welch_satterthwaite
-from .expression import Model, sensitivities
+from .expression import CONSTANTS, Model, sensitivities
 
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
 DISTRIBUTIONS = ("normal", "t", *DIVISORS)
@@ -143,6 +143,49 @@ def input_covariance(inputs: Sequence[Input], correlations: Mapping[tuple[str, s
     return r * np.outer(u, u)
 
 
+def effective_dof(inputs: Sequence[Input], c: np.ndarray, cov_x: np.ndarray,
+                  correlations: Mapping[tuple[str, str], float], uc: float) -> tuple[float, str]:
+    """ν_eff of one output, and a note when a rule beyond plain Welch–Satterthwaite was needed.
+
+    Welch–Satterthwaite (GUM G.4.1) with the numerator u_c⁴ taken from the full covariance. Correlated inputs
+    whose ν are all infinite add nothing to the denominator, so W-S holds as it stands (as in GTC). Correlated
+    inputs with a finite ν are taken together as one component — the variance c_gᵀ V_g c_g of the group,
+    covariances included — with the group's ν; that is Willink's generalisation of W-S (Metrologia 44 (2007)
+    340–349) when the group's estimates come from one set of n simultaneous readings (ν = n − 1 for each); when
+    their ν differ, the group takes the smallest, which can only lower ν_eff (conservative)."""
+    names = [i.name for i in inputs]
+    index = {n: j for j, n in enumerate(names)}
+    group = list(range(len(inputs)))               # union–find over the pairs that are correlated and contribute
+
+    def root(j: int) -> int:
+        while group[j] != j:
+            group[j] = group[group[j]]
+            j = group[j]
+        return j
+    for (a, b), rho in correlations.items():
+        i, j = index[a], index[b]
+        if rho != 0 and c[i] != 0 and c[j] != 0:
+            group[root(i)] = root(j)
+    members: dict[int, list[int]] = {}
+    for j in range(len(inputs)):
+        members.setdefault(root(j), []).append(j)
+    denominator, generalised = 0.0, []
+    for g in members.values():
+        nu = min(inputs[j].dof for j in g)
+        if not math.isfinite(nu):
+            continue
+        variance = float(c[g] @ cov_x[np.ix_(g, g)] @ c[g])
+        denominator += variance ** 2 / nu
+        if len(g) > 1:
+            generalised.append("–".join(names[j] for j in g))
+    if denominator <= 0 or uc == 0:
+        return math.inf, ""
+    note = ("correlated inputs with finite ν (" + ", ".join(generalised) + ") enter Welch–Satterthwaite as one "
+            "component each, with the smallest ν of the group (Willink 2007); check the interval with Monte Carlo"
+            ) if generalised else ""
+    return uc ** 4 / denominator, note
+
+
 def propagate(model: Model, inputs: Sequence[Input], correlations: Mapping[tuple[str, str], float] | None = None,
               coverage: float = DEFAULT_COVERAGE) -> GumResult:
     correlations = dict(correlations or {})
@@ -150,6 +193,10 @@ def propagate(model: Model, inputs: Sequence[Input], correlations: Mapping[tuple
     missing = [n for n in model.inputs if n not in by_name]
     if missing:
         raise ValueError(f"the model uses {', '.join(missing)} but no such input is defined")
+    reserved = [n for n in by_name if n in CONSTANTS]
+    if reserved:
+        raise ValueError(f"input name(s) {', '.join(reserved)} are reserved: in a model they are the constants "
+                         f"{', '.join(f'{n} = {CONSTANTS[n]:.6g}' for n in reserved)}; rename the input(s)")
     unused = [n for n in by_name if n not in model.inputs]
     if unused:
         raise ValueError(f"input(s) {', '.join(unused)} do not appear in the model")
@@ -166,18 +213,8 @@ def propagate(model: Model, inputs: Sequence[Input], correlations: Mapping[tuple
         c = jac[o]
         contrib = np.abs(c) * cov_x.diagonal() ** 0.5
         uc = float(u_y[o])
-        correlated = [f"{a}–{b}" for (a, b), rho in correlations.items() if rho != 0
-                      and c[model.inputs.index(a)] != 0 and c[model.inputs.index(b)] != 0]
-        notes = []
-        if correlated:
-            # W-S assumes independent inputs; with correlation it can give nonsense (ν < 1 in GUM H.2).
-            # The smallest ν among the contributing inputs is a conservative choice.
-            dof = min((i.dof for j, i in enumerate(ordered) if contrib[j] > 0), default=math.inf)
-            notes.append("Welch–Satterthwaite is not defined for correlated inputs (GUM G.4.1; "
-                         f"{', '.join(correlated)}): ν is the smallest ν of the contributing inputs; "
-                         "check the interval with Monte Carlo")
-        else:
-            dof = welch_satterthwaite([(float(u), i.dof) for u, i in zip(contrib, ordered)])
+        dof, note = effective_dof(ordered, c, cov_x, correlations, uc)
+        notes = [note] if note else []
         k = coverage_factor(dof, coverage) if uc > 0 else 0.0
         budget = tuple(Contribution(i.name, i.value, i.standard_uncertainty, float(c[j]), float(contrib[j]),
                                     float(contrib[j] ** 2 / uc ** 2) if uc > 0 else 0.0, i.dof, i.distribution,
@@ -205,6 +242,11 @@ def propagate_batch(model: Model, values: Mapping[str, np.ndarray], uncertaintie
         else np.zeros_like(uc)
     with np.errstate(divide="ignore", invalid="ignore"):
         dof = np.where(den > 0, uc ** 4 / den, np.inf)
+    low = np.asarray(dof < 1)
+    if low.any():     # as the single path does: no coverage factor exists (GUM G.4.1)
+        raise ValueError(f"effective degrees of freedom below 1 for {int(low.sum())} of {low.size} budgets "
+                         f"(smallest {float(np.min(dof)):g}): no coverage factor exists")
     p = 0.5 + coverage / 2
-    k = np.where(np.isinf(dof), stats.norm.ppf(p), stats.t.ppf(p, np.maximum(np.floor(dof), 1)))
+    # ν beyond 1e7: t and normal agree to 1e-7 relative, and t.ppf is not reliable for huge ν
+    k = np.where(dof > 1e7, stats.norm.ppf(p), stats.t.ppf(p, np.clip(np.floor(dof), 1, 1e7)))
     return {"value": y[name], "standard_uncertainty": uc, "dof": dof, "k": k, "expanded_uncertainty": k * uc}

@@ -115,7 +115,7 @@ def test_gum_validation_by_monte_carlo_fails_for_a_strongly_nonlinear_model():
     m, ins = parse("y = x^2"), [Input("x", 0.1, 1)]
     guf = propagate(m, ins)["y"]
     mc = montecarlo.run(m, ins, trials=100_000, seed=1)["y"]
-    assert not montecarlo.validate_gum(guf.value, guf.expanded_uncertainty, mc)["validated"]
+    assert not montecarlo.validate_gum(guf.value, guf.expanded_uncertainty, mc, guf.standard_uncertainty)["validated"]
 
 
 def test_weighted_fit_with_known_uncertainties_recovers_a_line():

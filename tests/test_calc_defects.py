@@ -1,0 +1,92 @@
+"""The engine defects of issue 16, item 1: each of these failed before its fix (the numbers in the comments are
+what the engine gave then)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from labd.calc import montecarlo
+from labd.calc.budget import coverage_factor, decimals_of, round_result
+from labd.calc.commands import COMMANDS
+from labd.calc.expression import parse
+from labd.calc.gum import Input, propagate, propagate_batch
+
+
+def test_correlated_inputs_with_infinite_dof_leave_welch_satterthwaite_as_it_is():
+    # a and b at r = 0.5 with ν = ∞; c from two readings carries under 0.01 % of the variance. W-S holds
+    # (the correlated pair adds nothing to its denominator), as GTC computes: k = 2.00. It gave ν = 1, k = 13.97.
+    result = propagate(parse("y = a + b + c"), [Input("a", 0, 1), Input("b", 0, 1),
+                                                Input.from_readings("c", [0.001, 0.0015])], {("a", "b"): 0.5})["y"]
+    assert result.standard_uncertainty == pytest.approx(math.sqrt(3), rel=1e-6)
+    assert result.dof > 1e12 and result.k == pytest.approx(2.0, abs=1e-3)
+    assert result.expanded_uncertainty == pytest.approx(3.4641, abs=1e-3)
+
+
+def test_correlated_inputs_with_finite_dof_enter_as_one_component_with_their_dof():
+    # a and b from the same nine-day series (ν = 8), r = 0.5: their group's variance is 1 + 1 + 2·0.5 = 3 with
+    # ν = 8 (Willink 2007); c is independent with u² = 3 and ν = ∞: ν_eff = 6²/(3²/8) = 32. It gave ν = 8.
+    result = propagate(parse("y = a + b + c"), [Input("a", 0, 1, 8), Input("b", 0, 1, 8),
+                                                Input("c", 0, math.sqrt(3))], {("a", "b"): 0.5})["y"]
+    assert result.dof == pytest.approx(32)
+    assert result.k == pytest.approx(stats.t.ppf(0.97725, 32))
+    assert "Willink" in result.notes[0]
+
+
+def test_a_huge_effective_dof_gives_the_normal_k_in_both_paths(tmp_path):
+    # ν_eff ≈ 4e20 crashed `labd calc budget` with a traceback (t.ppf of an integer past 2⁶³).
+    budget = tmp_path / "budget.toml"
+    budget.write_text('[model]\nname = "y"\nexpression = "y = a + b"\n[inputs.a]\nvalue = 1\nuncertainty = 1\n'
+                      '[inputs.b]\nvalue = 1\nuncertainty = 1e-5\ndof = 4\n')
+    out = COMMANDS["budget"](budget)
+    assert out["k"] == pytest.approx(stats.norm.ppf(0.97725))
+    json.dumps(out)
+    batch = propagate_batch(parse("y = a + b"), {"a": np.array([1.0]), "b": np.array([1.0])},
+                            {"a": np.array([1.0]), "b": np.array([1e-5])}, {"b": 4})
+    assert batch["k"][0] == pytest.approx(stats.norm.ppf(0.97725))
+    assert coverage_factor(1.8e19) == pytest.approx(2.0, abs=1e-5)
+
+
+def test_the_batch_path_refuses_an_effective_dof_below_one_as_the_single_path_does():
+    model = parse("y = a")
+    with pytest.raises(ValueError, match="below 1"):
+        propagate(model, [Input("a", 1, 1, 0.5)])
+    with pytest.raises(ValueError, match="below 1"):      # it turned ν = 0.5 into 1 silently
+        propagate_batch(model, {"a": np.array([1.0, 2.0])}, {"a": np.array([1.0, 1.0])}, {"a": 0.5})
+
+
+@pytest.mark.parametrize("value, expanded, reported", [
+    (1.2345, 0.0995, ("1.23", "0.10")),         # was ("1.235", "0.100"): U carried into a new digit
+    (0.1235, 0.012, ("0.124", "0.012")),        # was 0.123: 0.1235 is 0.12349999… as a binary float
+    (2.5, 0.25, ("2.50", "0.25")),
+    (-0.0004, 0.012, ("0.000", "0.012")),       # no "-0.000"
+    (12345.678, 23.4, ("12346", "23")),
+    (100.0, 0.0104, ("100.000", "0.010")),
+    (1.23456789e-11, 1.23e-14, ("1.2346e-11", "1.2e-14")),   # was 0.000000000012346 and 0.000000000000012
+])
+def test_reported_numbers_are_rounded_in_decimal_from_the_unrounded_u(value, expanded, reported):
+    assert round_result(value, expanded) == reported
+
+
+def test_decimals_of_reads_scientific_notation():
+    assert decimals_of("0.0012") == 4 and decimals_of("1.2e-14") == 15 and decimals_of("23") == 0
+
+
+def test_an_input_named_like_a_constant_is_said_to_be_reserved():
+    # It said "input(s) e do not appear in the model" for a model that plainly uses e.
+    with pytest.raises(ValueError, match="reserved.*e = 2.71828"):
+        propagate(parse("y = e * x"), [Input("e", 1, 0.1), Input("x", 1, 0.1)])
+
+
+def test_monte_carlo_does_not_validate_a_gum_interval_across_a_pole():
+    # y = 1/x with x = 1 ± 0.3: the GUM gives u = 0.3; Monte Carlo's u is enormous (x crosses 0), and δ taken
+    # from it accepted the GUM interval ("validated"). δ from the GUM's u refuses it (JCGM 101 8.1).
+    model, inputs = parse("y = 1/x"), [Input("x", 1, 0.3)]
+    gum = propagate(model, inputs)["y"]
+    mc = montecarlo.run(model, inputs, trials=200_000, seed=3)["y"]
+    assert mc.standard_uncertainty > 10 * gum.standard_uncertainty
+    check = montecarlo.validate_gum(gum.value, gum.expanded_uncertainty, mc, gum.standard_uncertainty)
+    assert check["delta"] == pytest.approx(0.005) and not check["validated"]
