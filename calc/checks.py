@@ -141,18 +141,27 @@ class Stability:
     max_deviation: float           # largest |x_i − reference|
     en: float                      # of the mean against the reference value
     passed: bool
+    dof: float = math.inf          # ν_eff of the mean's difference from the reference
+    k: float = 2.0                 # t_p(ν_eff) at 95.45 %
 
 
 def working_standard_stability(values: Sequence[float], reference: float, reference_expanded: float,
-                               criterion: float, k: float = 2.0) -> Stability:
+                               criterion: float, reference_k: float = 2.0) -> Stability:
     """Intermediate check of a working standard against a check standard on different days. It passes when
     every result lies within `criterion` of the reference value (the certificate value) and the mean is
-    consistent with it (|E_n| ≤ 1, with U of the mean = k s/√n combined with the certificate's U)."""
+    consistent with it: |E_n| ≤ 1 with U = k u, u² = (U_ref/k_ref)² + s²/n, and k = t_95.45(ν_eff) from
+    Welch–Satterthwaite with ν = n − 1 for the day-to-day s (GUM G.4.1) and ∞ for the certificate's."""
+    from .budget import coverage_factor, welch_satterthwaite
     x = np.asarray(values, float)
     if x.size < 2:
         raise ValueError("a stability evaluation needs at least two checks")
+    if not reference_k > 0:
+        raise ValueError("the reference's coverage factor must be > 0")
     mean, sd = float(x.mean()), float(x.std(ddof=1))
     max_dev = float(np.max(np.abs(x - reference)))
-    u_comb = math.hypot(reference_expanded, k * sd / math.sqrt(x.size))
+    u_ref, u_mean = reference_expanded / reference_k, sd / math.sqrt(x.size)
+    dof = welch_satterthwaite([(u_ref, math.inf), (u_mean, x.size - 1)])
+    k = coverage_factor(dof)
+    u_comb = k * math.hypot(u_ref, u_mean)
     en = (mean - reference) / u_comb if u_comb > 0 else math.inf * np.sign(mean - reference)
-    return Stability(x.size, mean, sd, max_dev, float(en), max_dev <= criterion and abs(en) <= 1)
+    return Stability(x.size, mean, sd, max_dev, float(en), max_dev <= criterion and abs(en) <= 1, dof, k)

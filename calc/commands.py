@@ -196,17 +196,18 @@ def titration(path: Path | str) -> dict:
     path = Path(path)
     spec: TitrationFile = load(path, TitrationFile)
     s, t = spec.standard, spec.titrant
-    if t.volumes is not None:
+    if t.volumes is not None and t.repeatability is None:     # from the replicates: ν = n − 1 (GUM 4.2.6)
         v = np.asarray(t.volumes)
-        volume = float(v.mean())
-        repeat = t.repeatability if t.repeatability is not None else float(v.std(ddof=1) / volume / math.sqrt(v.size))
+        volume, repeat = float(v.mean()), float(v.std(ddof=1) / v.mean() / math.sqrt(v.size))
+        repeat_dof = t.repeatability_dof or float(v.size - 1)
     else:
-        volume, repeat = _given(t.volume, "titrant.volume"), t.repeatability or 0.0
+        volume = float(np.mean(t.volumes)) if t.volumes is not None else _given(t.volume, "titrant.volume")
+        repeat, repeat_dof = t.repeatability or 0.0, t.repeatability_dof or math.inf
     try:
         result, extra = standardise(Titration(
             s.formula, s.mass, s.purity, s.purity_half_width, volume, s.linearity_half_width, s.mass_uncertainty,
             t.calibration_half_width, t.temperature_uncertainty, repeat, s.equivalents,
-            dict(spec.atomic_weights)), spec.options.coverage)
+            dict(spec.atomic_weights), repeat_dof), spec.options.coverage)
     except ValueError as exc:
         raise CalcFileError(path, "standard", str(exc)) from None
     out = {"molarity": _output_dict(result["c"], "mol/L"), "normality": _output_dict(result["N"], "eq/L"),

@@ -185,6 +185,7 @@ class Titrant(_Strict):
     calibration_half_width: float = Field(default=0.0, ge=0)
     temperature_uncertainty: float = Field(default=0.0, ge=0)
     repeatability: float | None = Field(default=None, ge=0)
+    repeatability_dof: float | None = Field(default=None, gt=0)     # with a given repeatability; else n − 1 or ∞
 
     @model_validator(mode="after")
     def _volume(self):

@@ -11,6 +11,8 @@ The budget is computed by the general GUM engine on this model, so every element
 """
 from __future__ import annotations
 
+import math
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +79,9 @@ class Titration:
     repeatability: float = 0.0               # relative standard deviation of the titration
     equivalents: int = 1
     atomic_weights: Mapping[str, tuple[float, float]] | None = None
+    # ν of the repeatability: n − 1 when it is the standard deviation of the mean of this run's n replicates
+    # (GUM 4.2.6); infinite only when it comes from a long validation study.
+    repeatability_dof: float = math.inf
 
 
 def standardise(t: Titration, coverage: float = 0.9545) -> tuple[GumResult, dict]:
@@ -102,7 +107,7 @@ def standardise(t: Titration, coverage: float = 0.9545) -> tuple[GumResult, dict
         Input("V_T", t.volume, 0.0),
         Input.from_half_width("d_cal", 0.0, t.volume_calibration_half_width, "triangular"),
         Input("d_temp", 0.0, t.volume_temperature_uncertainty),
-        Input("R", 1.0, t.repeatability),
+        Input("R", 1.0, t.repeatability, t.repeatability_dof),
         *(Input.from_half_width(f"A_{el}", weights[el][0], weights[el][1], "rectangular") for el in counts),
     ]
     result = propagate(model, inputs, coverage=coverage)

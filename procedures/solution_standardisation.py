@@ -24,7 +24,7 @@ from .results import ResultTable, finite
 from .steps import check_loads, record_ambient
 
 NAME = "solution-standardisation"
-VERSION = "1.0"
+VERSION = "1.1"
 DESCRIPTION = "Standardisation of a solution by titration against a weighed primary standard"
 
 
@@ -139,6 +139,6 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                           volume_calibration_half_width=p.burette_half_width,
                           volume_temperature_uncertainty=p.volume_temperature_uncertainty,
                           repeatability=float(c.std(ddof=1) / c.mean() / math.sqrt(c.size)),
-                          equivalents=p.equivalents)
+                          repeatability_dof=float(c.size - 1), equivalents=p.equivalents)
     result, _ = standardise(titration)
     return Outcome(p, reps, float(c.mean()), result)

@@ -21,12 +21,12 @@ from labd.drivers import TemperatureSource, ThermometerReadout
 from .context import RecordedReading, RunContext
 from .events import Event
 from .params import param
-from .results import ResultTable
+from .results import ResultTable, finite
 from .stability import StabilityCriterion, wait_stable
 from .steps import check_set_points, heat, record_ambient, standards_used
 
 NAME = "working-standard-check"
-VERSION = "1.0"
+VERSION = "1.1"
 DESCRIPTION = "Intermediate check of a working standard against a check standard, one day per run, 10 days"
 
 
@@ -114,7 +114,7 @@ class Outcome:
         return {"series": self.parameters.series, "day": self.day, "days": self.days, "verdict": self.verdict,
                 "stability": None if s is None else {"n": s.n, "mean": s.mean, "sd": s.sd,
                                                      "max_deviation": s.max_deviation, "en": s.en,
-                                                     "passed": s.passed},
+                                                     "dof": finite(s.dof), "k": s.k, "passed": s.passed},
                 "complete": len(self.days) >= self.parameters.days_required}
 
 

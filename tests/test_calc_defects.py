@@ -11,6 +11,7 @@ from scipy import stats
 
 from labd.calc import montecarlo
 from labd.calc.budget import coverage_factor, decimals_of, round_result
+from labd.calc.checks import working_standard_stability
 from labd.calc.commands import COMMANDS
 from labd.calc.expression import parse
 from labd.calc.gum import Input, propagate, propagate_batch
@@ -90,3 +91,28 @@ def test_monte_carlo_does_not_validate_a_gum_interval_across_a_pole():
     assert mc.standard_uncertainty > 10 * gum.standard_uncertainty
     check = montecarlo.validate_gum(gum.value, gum.expanded_uncertainty, mc, gum.standard_uncertainty)
     assert check["delta"] == pytest.approx(0.005) and not check["validated"]
+
+
+def test_the_titrations_repeatability_from_its_own_replicates_has_n_minus_1_dof(tmp_path):
+    # Three replicates carrying most of the variance: ν_eff = 2 / share² (W-S with ν_R = 2, the rest ν = ∞).
+    # It gave ν = ∞ and k = 2.00.
+    spec = tmp_path / "titration.toml"
+    spec.write_text('[standard]\nformula = "KC8H5O4"\nmass = 0.3888\npurity = 1.0\npurity_half_width = 0.0005\n'
+                    'linearity_half_width = 0.00015\n[titrant]\nvolumes = [18.60, 18.64, 18.70]\n'
+                    'calibration_half_width = 0.03\n')
+    out = COMMANDS["titration"](spec)["molarity"]
+    share = next(c["share"] for c in out["budget"] if c["name"] == "R")
+    assert share > 0.5
+    assert out["dof"] == pytest.approx(2 / share ** 2, rel=1e-6)
+    assert out["k"] == pytest.approx(stats.t.ppf(0.97725, math.floor(out["dof"])))
+
+
+def test_the_working_standard_check_takes_k_from_the_day_to_day_dof():
+    # Ten days: s/√10 has ν = 9. With a negligible certificate U, k = t(9) = 2.32, not 2; it gave 2.
+    values = [0.01, 0.0, -0.01, 0.02, 0.0, 0.01, -0.01, 0.0, 0.01, 0.0]
+    s = working_standard_stability(values, 0.0, 1e-9, 0.05)
+    assert s.dof == pytest.approx(9, rel=1e-6) and s.k == pytest.approx(stats.t.ppf(0.97725, 9))
+    u = np.std(values, ddof=1) / math.sqrt(10)
+    assert s.en == pytest.approx(np.mean(values) / (s.k * u), rel=1e-6)
+    # A certificate U that dominates leaves ν large and k near 2.
+    assert working_standard_stability(values, 0.0, 0.05, 0.05).k == pytest.approx(2.0, abs=0.01)
