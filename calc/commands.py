@@ -11,7 +11,8 @@ import numpy as np
 
 from . import montecarlo
 from .expression import ExpressionError, parse
-from .files import BudgetFile, CalcFileError, FitFile, ScoresFile, TitrationFile, load
+from .cvd import fit as cvd_fit
+from .files import BudgetFile, CalcFileError, CvdFile, FitFile, ScoresFile, TitrationFile, load
 from .fit import polyfit
 from .gum import GumResult, Input, OutputResult, correlation_from_readings, propagate
 from .scores import Assigned, Participant, score
@@ -216,4 +217,34 @@ def titration(path: Path | str) -> dict:
     return out
 
 
-COMMANDS = {"budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration}
+def cvd(path: Path | str) -> dict:
+    """Callendar–Van Dusen coefficients from calibration points (calc/cvd.py)."""
+    path = Path(path)
+    spec: CvdFile = load(path, CvdFile)
+    d = spec.data
+    try:
+        f = cvd_fit(d.t, d.R, d.u_R, d.u_t, None if spec.options.c == "auto" else spec.options.c)
+    except ValueError as exc:
+        raise CalcFileError(path, "data", str(exc)) from None
+    coefficients, cov = f.coefficients(), f.covariance()
+    u = np.sqrt(np.diag(cov))
+    names = list(coefficients)[: 4 if f.fitted_c else 3]
+    n = len(names)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov[:n, :n] / np.outer(u[:n], u[:n])
+    interpolations = []
+    for r in spec.interpolate.R:
+        try:
+            t, ut = f.temperature(r, spec.interpolate.u_R)
+        except (ValueError, ZeroDivisionError, FloatingPointError) as exc:
+            raise CalcFileError(path, "interpolate.R", f"{r:g} Ω: {exc}") from None
+        interpolations.append({"R": r, "t": t, "standard_uncertainty": ut})
+    return {"coefficients": coefficients, "fitted_c": f.fitted_c,
+            "standard_uncertainties": {k: float(v) for k, v in zip(coefficients, u)},
+            "correlation": {"names": names, "matrix": np.nan_to_num(corr).tolist()},
+            "residual_sd": f.residual_sd, "dof": f.dof, "weighted": f.weighted,
+            "residuals": [{"t": t, "R": r, "residual": float(e)} for t, r, e in zip(d.t, d.R, f.residuals)],
+            "interpolations": interpolations}
+
+
+COMMANDS = {"budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}

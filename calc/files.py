@@ -130,6 +130,38 @@ class FitFile(_Strict):
     predict: PredictSection = PredictSection()
 
 
+class CvdData(_Strict):
+    t: list[float]                               # °C (ITS-90), from the reference
+    R: list[float]                               # Ω, of the thermometer calibrated
+    u_R: float | list[float] | None = None       # standard uncertainty of each R (one value for all)
+    u_t: float | list[float] | None = None       # standard uncertainty of each t
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        if len(self.t) != len(self.R):
+            raise ValueError(f"t and R must have the same length ({len(self.t)} and {len(self.R)} given)")
+        for name in ("u_R", "u_t"):
+            u = getattr(self, name)
+            if isinstance(u, list) and len(u) != len(self.t):
+                raise ValueError(f"{name}: one value, or one per point ({len(self.t)})")
+        return self
+
+
+class CvdOptions(_Strict):
+    c: bool | Literal["auto"] = "auto"           # fit C: when a point lies below 0 °C (auto), or as said
+
+
+class CvdInterpolate(_Strict):
+    R: list[float] = []                          # resistances to convert to temperatures
+    u_R: float = Field(default=0.0, ge=0)        # standard uncertainty of each of them
+
+
+class CvdFile(_Strict):
+    data: CvdData
+    options: CvdOptions = CvdOptions()
+    interpolate: CvdInterpolate = CvdInterpolate()
+
+
 class _Uncertain(_Strict):
     """A value with a standard uncertainty and/or an expanded one with its k."""
     value: float

@@ -120,6 +120,33 @@ def fit(file, as_json) -> None:
     _emit(_compute("fit", file), as_json, _render_fit)
 
 
+def _render_cvd(d: dict) -> None:
+    t = Table(title="Callendar–Van Dusen coefficients" + ("" if d["fitted_c"] else " (C not fitted: no point "
+                                                                               "below 0 °C)"), title_justify="left")
+    for col in ("coefficient", "value", "u"):
+        t.add_column(col, justify="right")
+    for name, value in d["coefficients"].items():
+        t.add_row(name, _g(value, 8), _g(d["standard_uncertainties"][name], 3))
+    console.print(t)
+    what = "Birge ratio" if d["weighted"] else "residual sd"
+    console.print(f"{what} = {_g(d['residual_sd'], 4)}{'' if d['weighted'] else ' Ω'}   ν = {d['dof']}")
+    if d["interpolations"]:
+        p = Table(title="Temperatures from resistances", title_justify="left")
+        for col in ("R (Ω)", "t (°C)", "u (°C)"):
+            p.add_column(col, justify="right")
+        for row in d["interpolations"]:
+            p.add_row(_g(row["R"], 8), _g(row["t"], 8), _g(row["standard_uncertainty"], 3))
+        console.print(p)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def cvd(file, as_json) -> None:
+    """Callendar–Van Dusen R0, A, B (and C below 0 °C) of a platinum thermometer from FILE (TOML)."""
+    _emit(_compute("cvd", file), as_json, _render_cvd)
+
+
 @calc.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
