@@ -9,9 +9,10 @@ beyond 2σ on one side; 4 of 5 beyond 1σ on one side; 8 successive on one side 
 Drift: least-squares line through (time, value); the slope with its standard uncertainty and whether it is
 significant at 95 % (|b| > t(0.975, n−2) u(b)).
 
-Next calibration: the date when the predicted deviation from the calibrated value, plus its expanded
-uncertainty, reaches the tolerance (the drift is extrapolated only when significant), capped by the maximum
-interval the lab allows; without significant drift the maximum interval is recommended.
+Next calibration: the date when the predicted deviation from the calibrated value, plus its 95.45 %
+prediction interval, reaches the tolerance (the drift is extrapolated only when significant), capped by the
+maximum interval the lab allows; a check out of tolerance, or a constant deviation that with its uncertainty
+reaches the tolerance, recommends calibration now. Verdicts follow a stated decision rule (ILAC-G8).
 """
 from __future__ import annotations
 
@@ -99,38 +100,101 @@ def drift(times: Sequence[float], values: Sequence[float]) -> tuple[Drift, np.nd
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A conformity statement under a stated decision rule (ISO/IEC 17025 7.1.3, 7.8.6; ILAC-G8:09/2019)."""
+    rule: str                      # "simple" or "guarded"
+    deviation: float
+    expanded_uncertainty: float    # U of the deviation, k = 2
+    tolerance: float
+    acceptance_limit: float        # T − w: the largest |deviation| accepted
+    passed: bool
+
+    @property
+    def statement(self) -> str:
+        if self.rule == "simple":
+            return ("simple acceptance (ILAC-G8 4.2.1): accepted when the deviation lies within the tolerance; "
+                    "the risk of a false acceptance is shared and reaches 50 % at the limit")
+        return (f"guarded acceptance (ILAC-G8 4.2.2), guard band w = U: accepted when the deviation lies within "
+                f"the tolerance less U (|d| ≤ {self.acceptance_limit:.6g}); the risk of a false acceptance stays "
+                "below 2.5 %")
+
+
+RULES = ("simple", "guarded")
+
+
+def decide(deviation: float, expanded_uncertainty: float, tolerance: float, rule: str = "simple") -> Decision:
+    """Pass or fail of `deviation` against ±`tolerance` with its U (k = 2), by ILAC-G8's simple acceptance
+    (w = 0) or guarded acceptance with w = U (binary statements)."""
+    if rule not in RULES:
+        raise ValueError(f"decision rule {rule!r}: one of {', '.join(RULES)}")
+    if not tolerance > 0 or not expanded_uncertainty >= 0:
+        raise ValueError("tolerance must be > 0 and U ≥ 0")
+    limit = tolerance if rule == "simple" else tolerance - expanded_uncertainty
+    return Decision(rule, deviation, expanded_uncertainty, tolerance, limit, limit > 0 and abs(deviation) <= limit)
+
+
+@dataclass(frozen=True)
 class Recommendation:
     next_calibration: date
     interval_days: int
     reason: str
 
 
+def _t(dof: int) -> float:
+    """k for a 95.45 % prediction interval with `dof` degrees of freedom (GUM G.3)."""
+    return float(stats.t.ppf(0.97725, dof)) if dof >= 1 else math.inf
+
+
 def next_calibration(times_days: Sequence[float], deviations: Sequence[float], tolerance: float,
-                     calibrated_on: date, max_interval_days: int = 730, k: float = 2.0,
-                     expanded_at_calibration: float = 0.0) -> Recommendation:
-    """`deviations` are the check results relative to the calibrated value, at `times_days` after
-    `calibrated_on`. `tolerance` is the largest deviation the lab accepts (e.g. the MPE)."""
+                     calibrated_on: date, max_interval_days: int = 730, k: float | None = None,
+                     expanded_at_calibration: float = 0.0, out_of_tolerance: bool = False,
+                     today_days: float | None = None) -> Recommendation:
+    """The recommended next calibration from intermediate checks (ILAC-G24:2022 method 2, "in-use time" with
+    the check results as the control chart): the first day at which the deviation predicted for a future check,
+    with its 95.45 % prediction interval, reaches the tolerance, capped by the maximum interval.
+
+    `deviations` are check results relative to the reference value, at `times_days` after `calibrated_on`.
+    The prediction interval of a new check is t(ν)·√(u²(fit) + s² + u²(cal)): the fitted line's own
+    uncertainty, the residual scatter s a single future check shows, and the standard uncertainty of the
+    calibration (U/2, which the check cannot see), with ν = n − 2 (a line) or n − 1 (no significant drift: the
+    mean). `out_of_tolerance` (the latest check failed its decision rule) recommends adjustment or calibration
+    now, whatever the trend. `k` fixes the coverage factor instead of t(ν) (kept for comparisons)."""
     if tolerance <= 0:
         raise ValueError("tolerance must be positive")
+    t_arr, y = np.asarray(times_days, float), np.asarray(deviations, float)
+    now = float(max(times_days) if today_days is None else today_days)
+    u_cal = expanded_at_calibration / 2
+    if out_of_tolerance:
+        days = max(int(now), 0)
+        return Recommendation(calibrated_on + timedelta(days=days), days,
+                              "out of tolerance: adjust or recalibrate now")
     d, cov = drift(times_days, deviations)
-    t_last = float(max(times_days))
     if not d.significant:
+        n = y.size
+        mean, s = float(y.mean()), float(y.std(ddof=1))
+        u = math.sqrt(s * s * (1 + 1 / n) + u_cal ** 2)
+        if abs(mean) + (k or _t(n - 1)) * u >= tolerance:
+            days = max(int(now), 0)
+            return Recommendation(calibrated_on + timedelta(days=days), days,
+                                  "the deviation with its uncertainty already reaches the tolerance: calibrate now")
         return Recommendation(calibrated_on + timedelta(days=max_interval_days), max_interval_days,
                               "no significant drift: the maximum interval")
-    horizon = np.arange(math.ceil(t_last), max_interval_days + 1, dtype=float)
+    horizon = np.arange(math.ceil(float(t_arr.max())), max_interval_days + 1, dtype=float)
     g = np.stack([np.ones_like(horizon), horizon])
     pred = d.intercept + d.slope * horizon
-    u = np.sqrt(np.einsum("in,ij,jn->n", g, cov, g) + (expanded_at_calibration / k) ** 2)
-    reach = np.nonzero(np.abs(pred) + k * u >= tolerance)[0]
+    u = np.sqrt(np.einsum("in,ij,jn->n", g, cov, g) + d.residual_sd ** 2 + u_cal ** 2)
+    factor = k or _t(d.dof)
+    reach = np.nonzero(np.abs(pred) + factor * u >= tolerance)[0]
     if reach.size == 0:
         return Recommendation(calibrated_on + timedelta(days=max_interval_days), max_interval_days,
                               "the drift stays within tolerance up to the maximum interval")
     days = int(horizon[reach[0]])
-    if days <= t_last:
+    if days <= now:
         return Recommendation(calibrated_on + timedelta(days=days), days,
                               "the drift already reaches the tolerance: calibrate now")
     return Recommendation(calibrated_on + timedelta(days=days), days,
-                          f"drift {d.slope:.3g}/day reaches the tolerance (with k={k:g} uncertainty) after {days} days")
+                          f"drift {d.slope:.3g}/day reaches the tolerance (with k={factor:.3g} uncertainty) after "
+                          f"{days} days")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ tolerance), and when the next check is due.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
-from labd.calc.checks import ControlChart, Drift, Recommendation, control_chart, drift, next_calibration
+from labd.calc.checks import (RULES, ControlChart, Decision, Drift, Recommendation, control_chart, decide, drift,
+                              next_calibration)
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
@@ -23,7 +25,7 @@ from .results import ResultTable
 from .steps import check_loads, record_ambient, standards_used
 
 NAME = "equipment-check"
-VERSION = "1.0"
+VERSION = "1.1"
 DESCRIPTION = "Intermediate check of a balance with a check weight: daily for 7 days, then monthly"
 
 
@@ -38,6 +40,8 @@ class Parameters:
     max_interval_days: int = param(365, ge=1, le=3650, description="longest calibration interval allowed")
     daily_checks: int = param(7, ge=1, le=60, description="daily checks before going monthly")
     monthly_every_days: int = param(30, ge=1, le=366, description="days between checks after the daily ones")
+    balance_uncertainty: float = param(0.0001, unit="g", gt=0.0, le=1000.0, description="U (k = 2) of the balance's calibration at the check load, from its certificate")
+    decision_rule: str = param("simple", choices=RULES, description="ILAC-G8 rule of the verdict: simple acceptance, or guarded with w = U")
 
     @property
     def series(self) -> str:
@@ -71,6 +75,7 @@ class Outcome:
     drift: Drift | None
     recommendation: Recommendation | None
     next_check: str
+    decision: Decision
 
     @property
     def series(self) -> tuple[str, dict]:
@@ -78,7 +83,7 @@ class Outcome:
 
     @property
     def within_tolerance(self) -> bool:
-        return abs(self.check["value"]) <= self.parameters.tolerance
+        return self.decision.passed
 
     def table(self) -> ResultTable:
         p = self.parameters
@@ -92,8 +97,12 @@ class Outcome:
                            ["date", "deviation mg", "s mg", "n"], rows)
 
     def to_json(self) -> dict:
+        d = self.decision
         return {"series": self.parameters.series, "check": self.check, "checks": self.checks,
                 "within_tolerance": self.within_tolerance, "next_check": self.next_check,
+                "decision": {"rule": d.rule, "statement": d.statement, "deviation": d.deviation,
+                             "expanded_uncertainty": d.expanded_uncertainty, "tolerance": d.tolerance,
+                             "acceptance_limit": d.acceptance_limit, "passed": d.passed},
                 "control_chart": None if self.chart is None else {
                     "centre": self.chart.centre, "sigma": self.chart.sigma, "warning": self.chart.warning,
                     "action": self.chart.action,
@@ -143,12 +152,23 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     check = {"date": today.isoformat(), **saved}
     checks = [{k: c[k] for k in ("date", "value", "sd", "n")} for c in earlier] + [check]
     values = [c["value"] for c in checks]
-    chart = control_chart(values) if len(values) >= 2 and np.ptp(values) > 0 else None
+    # The check's own uncertainty: the check weight's (its pieces come from one calibration: added linearly)
+    # and the repeatability of this check's mean. The balance's calibration U is what the check watches, so it
+    # sets the chart's limits, centred on the reference value (a correct balance reads the conventional mass).
+    u_piece = {n: U / k for n, _, U, k in weights.points}
+    u_weight = sum(u_piece[n] for n in pieces)
+    u_check = math.hypot(u_weight, check["sd"] / math.sqrt(check["n"]))
+    decision = decide(check["value"], 2 * u_check, p.tolerance, p.decision_rule)
+    sigma = math.hypot(u_weight, p.balance_uncertainty / 2)
+    chart = control_chart(values, centre=0.0, sigma=sigma) if len(values) >= 2 else None
     calibrated = date.fromisoformat(p.calibrated_on)
     days = [(date.fromisoformat(c["date"]) - calibrated).days for c in checks]
     d = rec = None
+    if not decision.passed:
+        rec = next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days, out_of_tolerance=True)
     if len(values) >= 3 and len(set(days)) >= 3:
         d, _ = drift(days, values)
-        rec = next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days)
+        rec = rec or next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days,
+                                      expanded_at_calibration=p.balance_uncertainty)
     gap = 1 if len(checks) < p.daily_checks else p.monthly_every_days
-    return Outcome(p, check, checks, chart, d, rec, (today + timedelta(days=gap)).isoformat())
+    return Outcome(p, check, checks, chart, d, rec, (today + timedelta(days=gap)).isoformat(), decision)

@@ -116,3 +116,45 @@ def test_the_working_standard_check_takes_k_from_the_day_to_day_dof():
     assert s.en == pytest.approx(np.mean(values) / (s.k * u), rel=1e-6)
     # A certificate U that dominates leaves ν large and k near 2.
     assert working_standard_stability(values, 0.0, 0.05, 0.05).k == pytest.approx(2.0, abs=0.01)
+
+
+# --- checks that judge right (issue 16, item 3) ---------------------------------------------------------------
+
+def test_decision_rules_of_ilac_g8():
+    from labd.calc.checks import decide
+    simple = decide(0.00045, 0.0001, 0.0005, "simple")
+    guarded = decide(0.00045, 0.0001, 0.0005, "guarded")
+    assert simple.passed and not guarded.passed
+    assert guarded.acceptance_limit == pytest.approx(0.0004) and "ILAC-G8" in guarded.statement
+    assert not decide(-0.0006, 0.0001, 0.0005).passed
+    with pytest.raises(ValueError, match="decision rule"):
+        decide(0, 0, 1, "lenient")
+
+
+def test_a_constant_bias_beyond_tolerance_is_not_given_the_maximum_interval():
+    from datetime import date
+    from labd.calc.checks import next_calibration
+    days, bias = [1, 2, 3, 4, 5, 6, 7], [0.0008, 0.00081, 0.00079, 0.0008, 0.00081, 0.00079, 0.0008]
+    # It said "no significant drift: the maximum interval" (365 d) for every check at +0.8 mg against 0.5 mg.
+    rec = next_calibration(days, bias, 0.0005, date(2026, 1, 1), 365)
+    assert rec.interval_days <= 7 and "calibrate now" in rec.reason
+    flagged = next_calibration(days, bias, 0.0005, date(2026, 1, 1), 365, out_of_tolerance=True)
+    assert flagged.reason == "out of tolerance: adjust or recalibrate now"
+
+
+def test_the_prediction_interval_uses_t_of_n_minus_2_the_residual_scatter_and_the_calibration():
+    from datetime import date
+    from labd.calc.checks import drift, next_calibration
+    t = np.arange(0, 181, 30.0)
+    y = 0.002 * t / 30 + np.array([3e-4, -3e-4] * 3 + [3e-4])
+    d, cov = drift(t, y)
+    rec = next_calibration(t, y, 0.02, date(2026, 1, 1), 730, expanded_at_calibration=0.002)
+    day = rec.interval_days
+    g = np.array([1.0, day])
+    u = math.sqrt(g @ cov @ g + d.residual_sd ** 2 + 0.001 ** 2)
+    assert abs(d.predict(day)) + stats.t.ppf(0.97725, 5) * u >= 0.02           # reached on that day
+    g = np.array([1.0, day - 1])
+    u = math.sqrt(g @ cov @ g + d.residual_sd ** 2 + 0.001 ** 2)
+    assert abs(d.predict(day - 1)) + stats.t.ppf(0.97725, 5) * u < 0.02        # and not the day before
+    old = next_calibration(t, y, 0.02, date(2026, 1, 1), 730, k=2.0)      # k = 2, no calibration U: later
+    assert old.interval_days > day

@@ -174,6 +174,39 @@ async def test_equipment_check_goes_monthly_after_seven_days_and_plans_recalibra
     assert np.allclose([c["value"] for c in outcome.checks], true_dev, atol=3e-4)
 
 
+async def _equipment_checks(tmp_path, bias_per_gram: float, days: int, **params):
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        for i in range(days):
+            when = f"2026-02-{i + 1:02d}"
+            async with simulated(start=day(when + "T09:00"), seed=i) as (config, instruments, lab, standards):
+                lab.world.balances["balance"].linearity = (0.0, bias_per_gram)
+                outcome, _ = await run_procedure("equipment-check", params, lab=lab, instruments=instruments,
+                                                 standards=standards, config=config, records=records,
+                                                 run_id=f"eq-{when}")
+    finally:
+        await records.close()
+    return outcome
+
+
+async def test_a_balance_biased_beyond_tolerance_is_to_be_adjusted_now_not_in_a_year(tmp_path):
+    outcome = await _equipment_checks(tmp_path, 8e-6, 4)            # +0.8 mg at 100 g, tolerance 0.5 mg
+    assert not outcome.within_tolerance and not outcome.decision.passed
+    assert outcome.recommendation.reason == "out of tolerance: adjust or recalibrate now"
+    assert outcome.recommendation.interval_days < 30
+    assert "simple acceptance" in outcome.to_json()["decision"]["statement"]
+
+
+async def test_the_control_chart_is_centred_on_the_reference_value_so_a_constant_bias_shows(tmp_path):
+    # +0.3 mg at 100 g, within the 0.5 mg tolerance; centred on its own mean the chart said "in control".
+    outcome = await _equipment_checks(tmp_path, 3e-6, 3)
+    assert outcome.within_tolerance
+    assert outcome.chart.centre == 0.0 and not outcome.chart.in_control
+    assert {v.rule for v in outcome.chart.violations} >= {"1 point beyond 3σ"}
+    guarded = await _equipment_checks(tmp_path / "g", 4.6e-6, 1, decision_rule="guarded")
+    assert not guarded.decision.passed and guarded.decision.acceptance_limit < 0.0005
+
+
 async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
     from labd.daemon.engine import load_for_resume
     records = await Records(tmp_path / "labd.sqlite").open()

@@ -88,7 +88,7 @@ async def test_equipment_check_report_has_its_charts_verdict_and_dates(tmp_path)
     pdf = render(load(tmp_path / "labd.sqlite", "eq-3"), config.lab, "en", tmp_path / "out", ("pdf",))[0]
     text = pdf_text(pdf)
     for expected in ("Intermediate check report", "Control chart", "Drift", "Verdict", "within tolerance",
-                     "Recommended next calibration", outcome.recommendation.next_calibration.isoformat(),
+                     "Decision rule", "Simple acceptance (ILAC-G8:09/2019 4.2.1)", "Recommended next calibration", outcome.recommendation.next_calibration.isoformat(),
                      "Next check due", "2026-02-05"):
         assert expected in text, expected
     assert all(c["date"] in text for c in outcome.checks)
@@ -109,7 +109,8 @@ async def test_working_standard_check_report_in_indonesian(tmp_path):
     pdf = render(load(tmp_path / "labd.sqlite", "ws-1"), config.lab, "id", tmp_path / "out", ("pdf",))[0]
     text = pdf_text(pdf)
     for expected in ("Laporan cek antara", "Bagan kendali", "Kesimpulan", "2 Maret 2026", "3 Maret 2026",
-                     "PENUGASAN-2025/07", "Alat yang dicek", "hari ke-2 dari 10: sementara"):
+                     "PENUGASAN-2025/07", "Alat yang dicek", "hari ke-2 dari 10: sementara", "Aturan keputusan",
+                     "|E_n| ≤ 1"):
         assert expected in text, expected
     assert "provisionally" not in text and "Alat yang dikalibrasi" not in text      # Indonesian throughout
 
@@ -206,3 +207,13 @@ def test_every_word_of_the_documents_exists_in_both_languages():
     for table in (TEXT, _WORDS):
         assert set(table["en"]) == set(table["id"]), set(table["en"]) ^ set(table["id"])
         assert all(table["id"][k] for k in table["id"]), "an empty Indonesian entry"
+
+
+def test_every_recommendation_calc_makes_is_translated():
+    from labd.daemon.documents.words import translated
+    for reason in ("out of tolerance: adjust or recalibrate now", "no significant drift: the maximum interval",
+                   "the deviation with its uncertainty already reaches the tolerance: calibrate now",
+                   "the drift stays within tolerance up to the maximum interval",
+                   "the drift already reaches the tolerance: calibrate now",
+                   "drift 1.2e-05/day reaches the tolerance (with k=2.57 uncertainty) after 212 days"):
+        assert translated(reason, "id") != reason, reason

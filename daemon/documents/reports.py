@@ -211,11 +211,16 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
                                                   "reason": translated(r["recommendation"]["reason"], lang)}
         next_check = r["next_check"]
         origin = p["calibrated_on"]
+        dec = r.get("decision")       # records made before version 1.1 stated no decision rule
+        rule = "" if dec is None else w[f"rule.{dec['rule']}"].format(
+            tolerance=f"{dec['tolerance'] * scale:.4g} {unit}", U=f"{dec['expanded_uncertainty'] * scale:.2g} {unit}",
+            limit=f"{dec['acceptance_limit'] * scale:.4g} {unit}")
     else:
         entries, unit, scale = r["days"], "°C", 1.0
         tolerance, chart, drift, recommendation, next_check = p["criterion"], None, None, None, None
         verdict = translated(r["verdict"], lang)
         origin = entries[0]["date"]
+        rule = w["rule.working-standard"].format(criterion=f"{p['criterion']:g} {unit}")
     values = [e["value"] * scale for e in entries]
     dates = [e["date"] for e in entries]
     o = datetime.fromisoformat(origin).date()
@@ -224,6 +229,7 @@ def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     return {"w": w, "lang": lang, "lab": lab, "run": s, "p": p, "title": w["check_report"],
             "series": r["series"], "columns": [w["check_date"], f"{w['deviation']} ({unit})", f"s ({unit})", "n"],
             "rows": rows, "verdict": verdict, "recommendation": recommendation, "next_check": next_check,
+            "decision_rule": rule,
             "environment": _environment(rec.readings, w), "standards": _standards(rec.events, lang),
             "date": _date(rec),
             "control_chart": control_chart(values, dates, chart, tolerance, unit, w["control_chart"]),

@@ -12,6 +12,15 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Calibration certificate", "draft_suffix": " (draft)", "certificate_number": "Certificate number",
         "replaces": "This certificate replaces certificate {number}, which is withdrawn.",
         "report_number": "Report number",
+        "decision_rule": "Decision rule",
+        "rule.simple": "Simple acceptance (ILAC-G8:09/2019 4.2.1): the balance passes when the deviation lies within "
+                       "the tolerance ±{tolerance}; U of the deviation {U} (k = 2) is stated, the risk of a false "
+                       "acceptance is shared.",
+        "rule.guarded": "Guarded acceptance (ILAC-G8:09/2019 4.2.2), guard band w = U = {U} (k = 2): the balance "
+                        "passes when the deviation lies within ±{limit}, the tolerance less U.",
+        "rule.working-standard": "The working standard passes when every day's difference from the check standard "
+                                 "lies within ±{criterion} and the mean agrees with the reference (|E_n| ≤ 1, "
+                                 "k = t(ν_eff) at 95.45 %).",
         "replaces_report": "This report replaces report {number}, which is withdrawn.",
         "signed_at": "signed electronically", "not_signed": "not signed",
         "customer_name": "Customer", "work_order": "Work order", "manufacturer": "Manufacturer", "model": "Model",
@@ -95,6 +104,15 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Sertifikat Kalibrasi", "draft_suffix": " (konsep)", "certificate_number": "Nomor sertifikat",
         "replaces": "Sertifikat ini menggantikan sertifikat {number}, yang dinyatakan ditarik.",
         "report_number": "Nomor laporan",
+        "decision_rule": "Aturan keputusan",
+        "rule.simple": "Penerimaan sederhana (ILAC-G8:09/2019 4.2.1): timbangan memenuhi bila penyimpangan berada "
+                       "dalam toleransi ±{tolerance}; U penyimpangan {U} (k = 2) dinyatakan, risiko penerimaan "
+                       "yang keliru ditanggung bersama.",
+        "rule.guarded": "Penerimaan dengan pita pengaman (ILAC-G8:09/2019 4.2.2), w = U = {U} (k = 2): timbangan "
+                        "memenuhi bila penyimpangan berada dalam ±{limit}, yaitu toleransi dikurangi U.",
+        "rule.working-standard": "Standar kerja memenuhi bila selisih setiap hari terhadap standar cek berada dalam "
+                                 "±{criterion} dan rata-ratanya sesuai dengan nilai acuan (|E_n| ≤ 1, k = t(ν_eff) "
+                                 "pada 95,45 %).",
         "replaces_report": "Laporan ini menggantikan laporan {number}, yang dinyatakan ditarik.",
         "signed_at": "ditandatangani secara elektronik", "not_signed": "belum ditandatangani",
         "customer_name": "Pelanggan", "work_order": "Nomor order", "manufacturer": "Pabrikan", "model": "Tipe",
@@ -214,6 +232,10 @@ _PHRASES_ID = [
     (re.compile(r"^no significant drift: the maximum interval$"), "tidak ada drift yang signifikan: interval maksimum"),
     (re.compile(r"^the drift stays within tolerance up to the maximum interval$"),
      "drift tetap dalam toleransi sampai interval maksimum"),
+    (re.compile(r"^out of tolerance: adjust or recalibrate now$"),
+     "di luar toleransi: setel atau kalibrasi ulang sekarang"),
+    (re.compile(r"^the deviation with its uncertainty already reaches the tolerance: calibrate now$"),
+     "penyimpangan beserta ketidakpastiannya sudah mencapai batas toleransi: kalibrasi sekarang"),
     (re.compile(r"^the drift already reaches the tolerance: calibrate now$"),
      "drift sudah mencapai batas toleransi: kalibrasi sekarang"),
     (re.compile(r"^drift (\S+)/day reaches the tolerance \(with k=(\S+) uncertainty\) after (\d+) days$"),
