@@ -87,16 +87,51 @@ class Drift:
     dof: int
     significant: bool
     residual_sd: float
+    autocorrelation: float = 0.0   # lag-1, of the residuals, when the test allowed for it
 
     def predict(self, t: float) -> float:
         return self.intercept + self.slope * t
 
 
-def drift(times: Sequence[float], values: Sequence[float]) -> tuple[Drift, np.ndarray]:
+def drift(times: Sequence[float], values: Sequence[float], autocorrelated: bool = False
+          ) -> tuple[Drift, np.ndarray]:
+    """The least-squares line and whether its slope is significant at 95 %.
+
+    `autocorrelated`: readings taken close together (a stability run) are not independent, and ordinary least
+    squares then understates u(slope). With the lag-1 autocorrelation r₁ of the residuals the variance is
+    inflated by (1 + r₁)/(1 − r₁) and the test uses n_eff − 2 degrees of freedom, n_eff = n (1 − r₁)/(1 + r₁)
+    (the AR(1) adjustment of Santer et al., J. Geophys. Res. 105 (2000) 7337–7356); r₁ ≤ 0 changes nothing."""
     fit = polyfit(times, values, 1)
     b, ub = float(fit.coefficients[1]), float(fit.standard_uncertainties[1])
-    t_crit = float(stats.t.ppf(0.975, fit.dof))
-    return Drift(b, ub, float(fit.coefficients[0]), fit.dof, abs(b) > t_crit * ub, fit.residual_sd), fit.covariance
+    cov, dof, r1 = fit.covariance, fit.dof, 0.0
+    if autocorrelated:
+        e = fit.residuals
+        ss = float(np.sum(e * e))
+        r1 = float(np.sum(e[:-1] * e[1:]) / ss) if ss > 0 else 0.0
+        if r1 > 0:
+            inflation = (1 + r1) / (1 - r1) if r1 < 1 else math.inf
+            n_eff = len(e) / inflation
+            ub, cov = ub * math.sqrt(inflation), cov * inflation
+            dof = max(int(math.floor(n_eff)) - 2, 1)
+    t_crit = float(stats.t.ppf(0.975, dof))
+    return Drift(b, ub, float(fit.coefficients[0]), dof, abs(b) > t_crit * ub, fit.residual_sd, r1), cov
+
+
+def warm_up(values: Sequence[float]) -> int:
+    """How many leading readings belong to a warm-up transient: the truncation d ≤ n/2 that minimises the
+    marginal standard error Σ_{i≥d} (x_i − x̄_d)² / (n − d)² (MSER; White, Simulation 69 (1997) 323–334, as
+    used to cut the initial transient of a steady-state series). Stationary data give d near 0."""
+    x = np.asarray(values, float)
+    n = x.size
+    if n < 6:
+        return 0
+    y = x - x.mean()                              # centred: the suffix sums keep their digits
+    s1 = np.cumsum(y[::-1])[::-1]                 # Σ_{i≥d} y_i, for every d at once (a week at 1 s is 6e5)
+    s2 = np.cumsum((y * y)[::-1])[::-1]
+    d = np.arange(n // 2 + 1)
+    m = n - d
+    score = np.maximum(s2[d] - s1[d] ** 2 / m, 0.0) / m ** 2
+    return int(np.argmin(score))
 
 
 @dataclass(frozen=True)

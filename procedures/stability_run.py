@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from labd.calc.checks import ControlChart, Drift, control_chart, drift
+from labd.calc.checks import ControlChart, Drift, control_chart, drift, warm_up
 from labd.calc.stats import describe
 from labd.drivers import TemperatureSource, ThermometerReadout
 
@@ -27,7 +27,7 @@ from .standards import Correction, StandardError, read_by
 from .steps import check_set_points, heat, record_ambient, standards_used
 
 NAME = "stability-run"
-VERSION = "1.0"
+VERSION = "1.1"
 DESCRIPTION = "Unattended stability run: readings at a fixed interval for hours, statistics and drift"
 
 
@@ -83,6 +83,8 @@ class Outcome:
     chart: ControlChart
     excluded: int
     correction: Correction | None = None   # of the reference standard at the mean
+    warm_up: int = 0                  # leading readings of the settling transient, left out of the statistics
+    warm_up_hours: float = 0.0
 
     @property
     def corrected_mean(self) -> float | None:
@@ -91,21 +93,24 @@ class Outcome:
     def table(self) -> ResultTable:
         d = self.drift
         title = (f"Stability over {self.parameters.duration_hours:g} h "
-                 f"({self.n} readings used, {self.excluded} excluded)")
+                 f"({self.n} readings used, {self.excluded} excluded"
+                 + (f", the first {self.warm_up} ({self.warm_up_hours:.2g} h) still settling" if self.warm_up else "")
+                 + ")")
         if self.correction is not None:
             title += (f"; mean corrected with certificate {self.correction.certificate}: "
                       f"{self.corrected_mean:.4f} (u of the correction {self.correction.standard_uncertainty:.4f})")
         return ResultTable(title,
                            ["mean", "s", "min", "max", "drift /h", "u(drift) /h", "significant", "run rules"],
                            [[f"{self.mean:.4f}", f"{self.sd:.4f}", f"{self.minimum:.4f}", f"{self.maximum:.4f}",
-                             f"{d.slope:+.5f}", f"{d.slope_uncertainty:.5f}", "yes" if d.significant else "no",
+                             f"{d.slope:+.2g}", f"{d.slope_uncertainty:.2g}", "yes" if d.significant else "no",
                              "in control" if self.chart.in_control else f"{len(self.chart.violations)} violations"]])
 
     def to_json(self) -> dict:
         return {"n": self.n, "mean": self.mean, "sd": self.sd, "min": self.minimum, "max": self.maximum,
-                "excluded": self.excluded,
+                "excluded": self.excluded, "warm_up": {"readings": self.warm_up, "hours": self.warm_up_hours},
                 "drift_per_hour": {"slope": self.drift.slope, "standard_uncertainty": self.drift.slope_uncertainty,
-                                   "significant": self.drift.significant},
+                                   "significant": self.drift.significant, "dof": self.drift.dof,
+                                   "autocorrelation": self.drift.autocorrelation},
                 "control_chart": {"centre": self.chart.centre, "sigma": self.chart.sigma,
                                   "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]},
                 "reference": None if self.correction is None else {
@@ -155,14 +160,18 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             ctx.progress(Event.STEP, {"done": index + 1, "of": total, "label": f"{reading.value:.4f} {reading.unit}"})
             if index % max(1, round(3600 / p.interval)) == 0:
                 await record_ambient(ctx, None)
-    used = [r for r in ctx.readings if r.role == "stability" and r.used]
+    logged = [r for r in ctx.readings if r.role == "stability" and r.used]
+    # The source may still settle after the stability criterion let logging start: the transient is cut off by
+    # MSER and reported apart, so the statistics describe the steady state the run is about.
+    settling = warm_up([r.value for r in logged]) if source is not None else 0
+    used = logged[settling:]
     if len(used) < 3:
         raise ValueError(f"only {len(used)} usable reading(s) of the {total} planned: too few for the statistics "
                          f"(suspended too long, or the run could not keep to its {p.interval:g} s grid)")
     values = [r.value for r in used]
     summary = describe(values)
     hours = [(r.time - used[0].time) / 3600 for r in used]
-    d, _ = drift(hours, values)
+    d, _ = drift(hours, values, autocorrelated=True)
     correction = None
     if sid is not None:
         try:
@@ -170,4 +179,5 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         except StandardError:      # a mean outside the certificate's range is reported uncorrected
             pass
     return Outcome(p, summary.n, summary.mean, summary.sd, min(values), max(values), d, control_chart(values),
-                   len([r for r in ctx.readings if r.role == "stability"]) - len(used), correction)
+                   len([r for r in ctx.readings if r.role == "stability"]) - len(logged), correction,
+                   settling, (used[0].time - logged[0].time) / 3600 if settling else 0.0)

@@ -158,3 +158,30 @@ def test_the_prediction_interval_uses_t_of_n_minus_2_the_residual_scatter_and_th
     assert abs(d.predict(day - 1)) + stats.t.ppf(0.97725, 5) * u < 0.02        # and not the day before
     old = next_calibration(t, y, 0.02, date(2026, 1, 1), 730, k=2.0)      # k = 2, no calibration U: later
     assert old.interval_days > day
+
+
+def test_the_warm_up_transient_is_cut_and_a_steady_series_keeps_its_readings():
+    from labd.calc.checks import warm_up
+    rng = np.random.default_rng(4)
+    t = np.arange(240)
+    settling = 50 - 0.02 * np.exp(-t / 8) + rng.normal(0, 0.0008, t.size)      # τ = 8 readings
+    cut = warm_up(settling)
+    assert 15 <= cut <= 60
+    steady = 50 + rng.normal(0, 0.0008, t.size)
+    assert warm_up(steady) <= 12
+    assert warm_up(np.full(20, 50.0)) == 0
+
+
+def test_the_drift_test_allows_for_autocorrelated_readings():
+    from labd.calc.checks import drift
+    rng = np.random.default_rng(11)
+    false_alarms = [0, 0]
+    for _ in range(200):      # AR(1), φ = 0.8, no drift at all
+        e = np.zeros(200)
+        for i in range(1, 200):
+            e[i] = 0.8 * e[i - 1] + rng.normal(0, 0.001)
+        hours = np.arange(200) / 60
+        false_alarms[0] += drift(hours, e)[0].significant
+        false_alarms[1] += drift(hours, e, autocorrelated=True)[0].significant
+    assert false_alarms[0] > 60             # ordinary least squares calls most of these series drifting
+    assert false_alarms[1] < 30             # near the 5 % it should be (the AR(1) adjustment is approximate)

@@ -207,6 +207,24 @@ async def test_the_control_chart_is_centred_on_the_reference_value_so_a_constant
     assert not guarded.decision.passed and guarded.decision.acceptance_limit < 0.0005
 
 
+async def test_a_stability_run_on_a_steady_source_reports_its_warm_up_apart_and_no_drift(tmp_path):
+    # The simulated block has no drift but still settles for a while after the stability criterion is met:
+    # that transient gave "drift significant" and dozens of run-rule violations.
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        async with simulated(speed=2000) as (config, instruments, lab, standards):
+            outcome, _ = await run_procedure("stability-run", {"duration_hours": "2", "interval": "30"}, lab=lab,
+                                             instruments=instruments, standards=standards, config=config,
+                                             records=records, run_id="steady")
+    finally:
+        await records.close()
+    assert outcome.warm_up > 5 and 0 < outcome.warm_up_hours < 1
+    assert outcome.n + outcome.warm_up + outcome.excluded == 241
+    assert not outcome.drift.significant
+    assert len(outcome.chart.violations) < 0.05 * outcome.n
+    assert "still settling" in outcome.table().title
+
+
 async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
     from labd.daemon.engine import load_for_resume
     records = await Records(tmp_path / "labd.sqlite").open()
@@ -250,7 +268,7 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
     slots = np.round((times - times[0]) / 60.0)
     assert np.allclose((times - times[0]) / 60.0, slots, atol=0.2)       # on the grid, before and after
     assert len(set(slots)) == len(slots) and 57 <= slots.max() <= 60     # no duplicates; ends on time
-    assert outcome.n == len(stab) < 61 - 5                               # a gap (and re-stabilising)
+    assert outcome.n + outcome.warm_up == len(stab) < 61 - 5        # a gap (and re-stabilising)
     assert any(e["event"] == "logging" and e["resumed_with"] == len(first) for e in ctx.events)
     assert stab[:len(first)] == first
 
@@ -265,8 +283,8 @@ async def test_stability_run_is_traceable_to_the_standard_its_channel_reads():
                 truth.append(block.true_temperature())
         outcome, ctx = await run_procedure("stability-run", params, lab=lab, instruments=instruments,
                                            standards=standards, config=config, progress=progress)
-        true_mean = float(np.mean(truth))
-    assert len(truth) == outcome.n == 13              # every slot of 6 min at 30 s, the first one included
+        true_mean = float(np.mean(truth[outcome.warm_up:]))      # the steady part the statistics describe
+    assert len(truth) == outcome.n + outcome.warm_up == 13       # every slot of 6 min at 30 s, the first one included
     assert any(r.role == "ambient" for r in ctx.readings)
     used = [e for e in ctx.events if e["event"] == "standard_used"]
     assert [e["standard"] for e in used] == ["ref_prt"]          # found from the register: ref_readout channel 1

@@ -141,7 +141,8 @@ async def test_stability_report_has_the_readings_statistics_and_traceability(tmp
     text = pdf_text(pdf)
     for expected in ("Stability run report", "ref_readout, channel 1", "dry_block, 50 °C", "KAL-2025/0631/SUHU",
                      f"{outcome.mean:.4f} °C", f"{outcome.sd:.4f} °C", f"{outcome.corrected_mean:.4f} °C",
-                     f"{outcome.corrected_mean - 50:+.4f} °C", "Drift per hour", "Environmental conditions"):
+                     f"{outcome.corrected_mean - 50:+.4f} °C", "Drift per hour", "Environmental conditions",
+                     "Still settling"):
         assert expected in text, expected
     assert "not recorded" not in text
     pages = pdf_pages(pdf, tmp_path)

@@ -285,16 +285,23 @@ def stability_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     s, p, r = rec.summary, rec.summary.resolved, rec.results
     logged = [x for x in rec.readings if x["role"] == "stability"]
     t0 = logged[0]["time"]
-    used = [((x["time"] - t0) / 3600, x["value"]) for x in logged if x["used"]]
-    excluded = [((x["time"] - t0) / 3600, x["value"]) for x in logged if not x["used"]]
+    settling = (r.get("warm_up") or {}).get("readings", 0)     # version 1.0 records have none
+    kept = [x for x in logged if x["used"]]
+    used = [((x["time"] - t0) / 3600, x["value"]) for x in kept[settling:]]
+    excluded = [((x["time"] - t0) / 3600, x["value"]) for x in logged if not x["used"]] + \
+        [((x["time"] - t0) / 3600, x["value"]) for x in kept[:settling]]
     unit = logged[0]["unit"]
     drift = r["drift_per_hour"]
     stats = [[w["readings_used"], str(r["n"])], [w["excluded"], str(r["excluded"])],
+             [w["warm_up"], w["warm_up_value"].format(n=settling, hours=f"{r['warm_up']['hours']:.2g}")
+              if settling else "0"],
              [w["mean"], f"{r['mean']:.4f} {unit}"], ["s", f"{r['sd']:.4f} {unit}"],
              ["min / max", f"{r['min']:.4f} / {r['max']:.4f} {unit}"],
              [w["peak_to_peak"], f"{r['max'] - r['min']:.4f} {unit}"],
-             [w["drift_per_hour"], f"{drift['slope']:+.4f} {unit}/h, u = {drift['standard_uncertainty']:.4f} "
-                                   f"{unit}/h ({w['significant'] if drift['significant'] else w['not_significant']})"],
+             [w["drift_per_hour"], f"{drift['slope']:+.2g} {unit}/h, u = {drift['standard_uncertainty']:.2g} "
+                                   f"{unit}/h ({w['significant'] if drift['significant'] else w['not_significant']}"
+                                   + (f"; {w['autocorrelation']} r₁ = {drift['autocorrelation']:.2f}"
+                                      if drift.get("autocorrelation") else "") + ")"],
              [w["control_chart"], _rules(r["control_chart"]["violations"], r["n"], w)]]
     ref = r.get("reference")
     if ref:
