@@ -17,6 +17,7 @@ from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
 from .item import ItemParameters
+from .units import celsius
 from .steps import check_set_points, heat, identified, item, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
@@ -136,13 +137,13 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             while rep < p.repetitions:
                 await ctx.checkpoint()
                 # Interleaved: reference, unit under test, so that slow drift affects both alike.
-                ref = await readout.read(ref_channel)
-                uut = await readout.read(p.uut_channel)
+                ref, ref_note = celsius(await readout.read(ref_channel), f"{p.readout} channel {ref_channel}")
+                uut, uut_note = celsius(await readout.read(p.uut_channel), f"{p.readout} channel {p.uut_channel}")
                 t = ctx.clock.now()
-                taken = [RecordedReading(t, p.readout, "temperature", ref.value, ref.unit, ref.raw,
-                                         ref.value + correction.value, index, "reference"),
-                         RecordedReading(t, p.readout, "temperature", uut.value, uut.unit, uut.raw, None, index,
-                                         "unit under test")]
+                taken = [RecordedReading(t, p.readout, "temperature", ref.value, "°C", ref.raw,
+                                         ref.value + correction.value, index, "reference", note=ref_note),
+                         RecordedReading(t, p.readout, "temperature", uut.value, "°C", uut.raw, None, index,
+                                         "unit under test", note=uut_note)]
                 if not await ctx.keep(*taken):
                     # Conditions went out of limits around this repetition: on record, never used; the source
                     # settles again before measuring on.
@@ -167,5 +168,5 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
 
 async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parameters) -> None:
     async def read() -> float:
-        return (await readout.read(channel)).value
+        return celsius(await readout.read(channel), f"{p.readout} channel {channel}")[0].value
     await wait_stable(ctx, read, p.stability, p.interval / 2, source=source, name=p.source)

@@ -23,6 +23,7 @@ from .events import Event
 from .params import param
 from .results import ResultTable, finite
 from .stability import StabilityCriterion, wait_stable
+from .units import celsius
 from .steps import check_set_points, heat, record_ambient, standards_used
 
 NAME = "working-standard-check"
@@ -134,18 +135,19 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
             await heat(ctx, source, p.set_point)
 
             async def read() -> float:
-                return (await readout.read(p.working_channel)).value
+                reading = await readout.read(p.working_channel)
+                return celsius(reading, f"{p.readout} channel {p.working_channel}")[0].value
             await wait_stable(ctx, read, p.stability, p.interval / 2, source=source, name=p.source)
             ws: list[float] = []
             cs: list[float] = []
             while len(ws) < p.readings:
-                a = await readout.read(p.working_channel)
-                b = await readout.read(p.check_channel)
+                a, a_note = celsius(await readout.read(p.working_channel), f"{p.readout} channel {p.working_channel}")
+                b, b_note = celsius(await readout.read(p.check_channel), f"{p.readout} channel {p.check_channel}")
                 t = ctx.clock.now()
-                taken = [RecordedReading(t, p.readout, "temperature", a.value, a.unit, a.raw, a.value + correction.value,
-                                         0, "working standard"),
-                         RecordedReading(t, p.readout, "temperature", b.value, b.unit, b.raw, b.value + assigned.value,
-                                         0, "check standard")]
+                taken = [RecordedReading(t, p.readout, "temperature", a.value, "°C", a.raw, a.value + correction.value,
+                                         0, "working standard", note=a_note),
+                         RecordedReading(t, p.readout, "temperature", b.value, "°C", b.raw, b.value + assigned.value,
+                                         0, "check standard", note=b_note)]
                 if await ctx.keep(*taken):
                     ws.append(a.value + correction.value)
                     cs.append(b.value + assigned.value)

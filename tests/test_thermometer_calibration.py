@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from labd.daemon.engine import RunRefused, bench, preflight
+from labd.daemon.engine import RunFailed, RunRefused, bench, preflight
 from labd.daemon.config import load_config
 from labd.drivers import InstrumentError
 from labd.procedures import RunContext, register
@@ -14,6 +14,7 @@ from labd.procedures.stability import StabilityCriterion
 from labd.procedures.thermometer_calibration import Parameters, run
 
 from .conftest import CONFIG
+from .simlab import run_procedure, simulated
 
 
 async def _answer(prompt):
@@ -93,3 +94,30 @@ async def test_failure_mid_run_leaves_the_source_at_its_safe_set_point():
             await run(ctx, _params())
         assert lab.world.blocks["dry_block"].set_point == 25.0
         assert any(e["event"] == "safe_state" for e in ctx.events)
+
+
+async def test_a_readout_in_fahrenheit_is_converted_and_the_conversion_recorded(tmp_path):
+    from labd.daemon.records import Records, RecordsReader
+    records = await Records(tmp_path / "labd.sqlite").open()
+    params = {"set_points": "50", "repetitions": "3", "stability.window": "6"}
+    try:
+        async with simulated(speed=400) as (config, instruments, lab, standards):
+            lab.servers["ref_readout"].device.unit = "F"
+            outcome, _ = await run_procedure("thermometer-calibration", params, lab=lab, instruments=instruments,
+                                             standards=standards, config=config, records=records, run_id="f")
+    finally:
+        await records.close()
+    (result,) = outcome.results
+    assert abs(result.uut_mean - 50) < 0.5 and abs(result.correction) < 0.5     # in °C, not 122 °F
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        taken = [r for r in reader.readings("f") if r["role"] in ("reference", "unit under test")]
+    assert taken and all(r["unit"] == "°C" and "converted to °C" in r["note"] and " °F" in r["note"]
+                         for r in taken)
+
+
+async def test_a_readout_channel_in_ohms_is_refused_not_corrected():
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        lab.servers["ref_readout"].device.unit = "O"
+        with pytest.raises(RunFailed, match="reads in Ω.*budget is in °C"):
+            await run_procedure("thermometer-calibration", {"set_points": "50", "repetitions": "3"}, lab=lab,
+                                instruments=instruments, standards=standards, config=config)

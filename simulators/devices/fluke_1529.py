@@ -24,7 +24,9 @@ class Readout1529Sim(LineDevice):
         if probe is None:
             self.errors.append('-230,"Data corrupt or stale"')
             return None
-        value = f"{probe.reading():.4f}"
+        celsius = probe.reading()
+        # The display unit converts the reading (manual: UNIT:TEMP C|F|K); a probe reads in °C underneath.
+        value = f"{celsius * 1.8 + 32 if self.unit == 'F' else celsius + 273.15 if self.unit == 'K' else celsius:.4f}"
         if not self.stamped:
             return value
         t = time.localtime(self.clock.now())
