@@ -1,8 +1,11 @@
-"""Calibration of a thermometer by comparison with a reference thermometer in a stable heat source.
+"""Calibration of a thermometer by comparison with a reference thermometer in a stable heat source (EURAMET
+cg-8 / cg-13 for the heat source's characterisation).
 
-Model per point: C = (t̄_ref + c_cert + δ_drift + δ_uniformity) − (t̄_uut + δ_res), where C is the correction to
-add to the unit under test's indication. Every input enters with sensitivity ±1, so each component's
-contribution is its standard uncertainty.
+Model per point: C = (t̄_ref + c_cert + δ_interp + δ_drift + δ_readout + δ_res,ref) + (δ_axial + δ_radial +
+δ_stability + δ_loading + δ_immersion + δ_hysteresis) − (t̄_uut + δ_res,uut), where C is the correction to add
+to the unit under test's indication. Every input enters with sensitivity ±1, so each component's contribution
+is its standard uncertainty. With a falling series the correction is the mean of the rising and the falling
+one, and the hysteresis is half their difference (rectangular); without, a declared hysteresis is used.
 """
 from __future__ import annotations
 
@@ -22,9 +25,20 @@ class ComparisonPoint:
     certificate_correction: float
     certificate_uncertainty: float        # standard uncertainty of the certificate correction
     drift_allowance: float = 0.0          # half-width, rectangular
-    uniformity: float = 0.0               # half-width of the source's axial/radial non-uniformity, rectangular
+    uniformity: float = 0.0               # half-width of the source's specified uniformity (no characterisation)
     uut_resolution: float = 0.0           # resolution of the UUT indication (half of it is the half-width)
     reference_resolution: float = 0.0
+    # Half-widths (rectangular) of the further effects, with where each comes from:
+    interpolation: float = 0.0            # between certificate points (linear against quadratic)
+    readout: float = 0.0                  # of the reference's readout; 0 when its certificate covers the readout
+    readout_covered: bool = False
+    axial: float = 0.0                    # from the source's characterisation (report `characterised`)
+    radial: float = 0.0
+    source_stability: float = 0.0
+    loading: float = 0.0
+    characterised: str = ""               # the characterisation report; "" = none, the specification is used
+    immersion: float = 0.0                # from the immersion test (stem conduction)
+    hysteresis: float = 0.0               # declared; replaced by the measured one with a falling series
 
 
 @dataclass(frozen=True)
@@ -54,23 +68,50 @@ def _type_a(name: str, values: np.ndarray, description: str) -> Component:
     return Component(name, float(np.std(values, ddof=1) / math.sqrt(n)), 1.0, n - 1, description)
 
 
-def evaluate(point: ComparisonPoint, coverage: float = DEFAULT_COVERAGE) -> ComparisonResult:
+def _rect(name: str, half_width: float, source: str, sensitivity: float = 1.0) -> Component:
+    return Component(name, rectangular(half_width), sensitivity, math.inf, source, "rectangular")
+
+
+def evaluate(point: ComparisonPoint, coverage: float = DEFAULT_COVERAGE,
+             falling: ComparisonPoint | None = None) -> ComparisonResult:
+    """The correction and its budget at one set point; with `falling`, the same point approached from above."""
     ref = np.asarray(point.reference, dtype=float)
     uut = np.asarray(point.unit_under_test, dtype=float)
     ref_mean = float(ref.mean()) + point.certificate_correction
     uut_mean = float(uut.mean())
+    hysteresis, how = point.hysteresis, "declared (rising series only)"
+    if falling is not None:
+        f_ref = float(np.mean(falling.reference)) + falling.certificate_correction
+        f_uut = float(np.mean(falling.unit_under_test))
+        rising_c, falling_c = ref_mean - uut_mean, f_ref - f_uut
+        hysteresis, how = abs(rising_c - falling_c) / 2, "half the difference of the rising and falling series"
+        ref_mean, uut_mean = (ref_mean + f_ref) / 2, (uut_mean + f_uut) / 2
+    source = f"characterisation {point.characterised}" if point.characterised else None
+    if source:
+        block = [_rect("axial uniformity", point.axial, f"{source}: axial"),
+                 _rect("radial uniformity", point.radial, f"{source}: radial"),
+                 _rect("source stability", point.source_stability, f"{source}: stability over the reading time"),
+                 _rect("source loading", point.loading, f"{source}: loading by the probes")]
+    else:
+        spec = "the source's specification (no characterisation in the register)"
+        block = [_rect("axial uniformity", point.uniformity, spec),
+                 _rect("radial uniformity", point.uniformity, spec),
+                 _rect("source stability", 0.0, "in the repeatability (no characterisation in the register)"),
+                 _rect("source loading", 0.0, "not characterised")]
     components = [
         Component("reference certificate", point.certificate_uncertainty, 1.0, math.inf,
                   "calibration certificate of the reference (U/k)"),
-        Component("reference drift", rectangular(point.drift_allowance), 1.0, math.inf,
-                  "drift since calibration, rectangular", "rectangular"),
+        _rect("certificate interpolation", point.interpolation,
+              "linear against quadratic interpolation between the certificate's points"),
+        _rect("reference drift", point.drift_allowance, "drift since calibration (register)"),
+        _rect("reference readout", point.readout, "the certificate covers probe and readout" if point.readout_covered
+              else "the readout's specification"),
         _type_a("reference repeatability", ref, "s/√n of the reference readings"),
-        Component("reference resolution", rectangular(point.reference_resolution / 2), 1.0, math.inf,
-                  "resolution of the reference indication", "rectangular"),
-        Component("source uniformity", rectangular(point.uniformity), 1.0, math.inf,
-                  "axial and radial uniformity of the heat source", "rectangular"),
+        _rect("reference resolution", point.reference_resolution / 2, "resolution of the reference indication"),
+        *block,
+        _rect("immersion", point.immersion, "immersion test: stem conduction"),
+        _rect("hysteresis", hysteresis, how),
         _type_a("UUT repeatability", uut, "s/√n of the unit under test's readings"),
-        Component("UUT resolution", rectangular(point.uut_resolution / 2), -1.0, math.inf,
-                  "resolution of the unit under test", "rectangular"),
+        _rect("UUT resolution", point.uut_resolution / 2, "resolution of the unit under test", -1.0),
     ]
     return ComparisonResult(point.nominal, ref_mean, uut_mean, ref_mean - uut_mean, combine(components, coverage))

@@ -26,8 +26,9 @@ def finite(x: float) -> float | None:
 
 
 def budget_json(b: BudgetResult) -> list[dict[str, Any]]:
+    """Each component with its source, distribution, sensitivity and ν (issue 16: the budget is checkable)."""
     return [{"name": c.name, "standard_uncertainty": c.standard_uncertainty, "sensitivity": c.sensitivity,
-             "contribution": c.contribution, "dof": finite(c.dof), "distribution": c.distribution}
-            for c in b.components]
+             "contribution": c.contribution, "dof": finite(c.dof), "distribution": c.distribution,
+             "source": c.description} for c in b.components]
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
 from labd.calc.fit import interpolate_table
 
 
@@ -77,6 +79,17 @@ class Standard:
                                      [U / k for _, _, U, k in self.points], at)
         return Correction(value, u, self.certificate)
 
+    def interpolation(self, at: float) -> float:
+        """Half-width of the interpolation between certificate points: the linear value against the quadratic
+        through the three nearest points (0 at a certificate point, or with fewer than three points)."""
+        ts = [p[0] for p in self.points]
+        if len(ts) < 3 or any(abs(at - t) <= 1e-9 * max(1.0, abs(t)) for t in ts):
+            return 0.0
+        nearest = sorted(range(len(ts)), key=lambda i: abs(ts[i] - at))[:3]
+        xs, cs = [ts[i] for i in nearest], [self.points[i][1] for i in nearest]
+        quadratic = float(np.polyval(np.polyfit(xs, cs, 2), at))
+        return abs(quadratic - self.correction(at).value)
+
     def piece(self, nominal: float) -> Correction:
         """The certificate value of one piece of a set (a weight): exact nominal only, never interpolated."""
         for n, c, U, k in self.points:
@@ -98,6 +111,35 @@ class Standard:
         return tuple(chosen)
 
 
+@dataclass(frozen=True)
+class Characterisation:
+    """A heat source's characterisation (EURAMET cg-13): half-widths at temperatures, interpolated linearly and
+    never extrapolated (a set point outside it is refused before anything moves)."""
+    source: str
+    report: str
+    characterised: date
+    points: tuple[tuple[float, float, float, float, float], ...]   # (t, axial, radial, stability, loading)
+
+    def at(self, t: float) -> tuple[float, float, float, float]:
+        ts = [p[0] for p in self.points]
+        if not ts[0] <= t <= ts[-1]:
+            raise StandardError(f"{t:g} °C is outside the characterisation {self.report} of {self.source} "
+                                f"({ts[0]:g} … {ts[-1]:g} °C): characterise the source there first")
+        return tuple(float(np.interp(t, ts, [p[j] for p in self.points])) for j in range(1, 5))  # type: ignore
+
+
+class Register(dict):
+    """The standards by id, and the heat sources' characterisations by instrument id."""
+
+    def __init__(self, standards: Mapping[str, Standard], sources: Mapping[str, Characterisation] | None = None):
+        super().__init__(standards)
+        self.sources: dict[str, Characterisation] = dict(sources or {})
+
+
+def characterisation(standards: Mapping[str, Standard], source: str) -> Characterisation | None:
+    return getattr(standards, "sources", {}).get(source)
+
+
 def read_by(standards: Mapping[str, Standard], instrument: str, channel: int | None) -> str | None:
     """The standard the register says this instrument reads on this channel, if any."""
     for sid, std in standards.items():
@@ -106,5 +148,8 @@ def read_by(standards: Mapping[str, Standard], instrument: str, channel: int | N
     return None
 
 
-def register(config_standards: dict) -> dict[str, Standard]:
-    return {sid: Standard.from_config(sid, cfg) for sid, cfg in config_standards.items()}
+def register(config_standards: dict, config_sources: dict | None = None) -> Register:
+    return Register({sid: Standard.from_config(sid, cfg) for sid, cfg in config_standards.items()},
+                    {sid: Characterisation(sid, c.report, c.characterised,
+                                           tuple((p.t, p.axial, p.radial, p.stability, p.loading) for p in c.points))
+                     for sid, c in (config_sources or {}).items()})

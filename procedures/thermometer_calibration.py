@@ -17,12 +17,13 @@ from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
 from .item import ItemParameters
+from .standards import characterisation
 from .units import celsius
 from .steps import check_set_points, heat, identified, item, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
-VERSION = "1.1"
+VERSION = "1.2"
 DESCRIPTION = "Thermometer calibration by comparison in a dry-block or bath"
 
 
@@ -36,7 +37,11 @@ class Parameters(ItemParameters):
     reference_standard: str = param("ref_prt", description="the reference standard in the register")
     uut_channel: int = param(2, ge=1, le=8, description="readout channel of the unit under test")
     uut_resolution: float = param(0.01, unit="°C", gt=0.0, le=10.0, description="resolution of the unit under test")
-    uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification)")
+    uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification), when the register has no characterisation of it")
+    readout_accuracy: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the readout's specification, when the reference's certificate does not cover the readout")
+    immersion: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the immersion effect (stem conduction), from the lab's immersion test")
+    hysteresis: float = param(0.0, unit="°C", ge=0.0, le=5.0, description="half-width of the unit under test's hysteresis, when no falling series is measured")
+    falling: bool = param(False, description="also measure the set points again from above (a falling series): the hysteresis is then measured")
     stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
     uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
     uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
@@ -73,7 +78,17 @@ class Parameters(ItemParameters):
         standard.check_valid(ctx.today())
         for sp in self.set_points:
             standard.correction(sp)  # refuses a point outside the certificate's range
+        block = characterisation(ctx.standards, self.source)
+        if block is not None:
+            for sp in self.set_points:
+                block.at(sp)         # refuses a point outside the source's characterisation
         check_set_points(ctx, self.source, self.set_points)
+        if self.falling and len(self.set_points) < 2:
+            raise ValueError("a falling series needs at least two set points")
+
+    def schedule(self) -> list[float]:
+        """The set points in the order measured: rising, then (falling) back down from the one below the top."""
+        return list(self.set_points) + (list(reversed(self.set_points[:-1])) if self.falling else [])
 
 
 @dataclass
@@ -121,14 +136,15 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
                                        f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")
-        for index, sp in enumerate(p.set_points):
+        schedule = p.schedule()
+        for index, sp in enumerate(schedule):
             saved = ctx.resumed(index)
             if saved is not None:   # completed before an interruption: its readings are on record
                 fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
                 points.append(ComparisonPoint(**fields))
                 ctx.event(Event.POINT_RESUMED, point=index, set_point=sp)
                 continue
-            ctx.event(Event.SET_POINT, point=index, set_point=sp, of=len(p.set_points))
+            ctx.event(Event.SET_POINT, point=index, set_point=sp, of=len(schedule))
             await heat(ctx, source, sp)
             await _wait_stable(ctx, source, readout, ref_channel, p)
             correction = standard.correction(sp)
@@ -153,17 +169,29 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 uut_values.append(uut.value)
                 rep += 1
                 ctx.progress(Event.REPETITION, {"point": index, "repetition": rep, "of": p.repetitions})
-                ctx.progress(Event.STEP, {"done": index * p.repetitions + rep, "of": len(p.set_points) * p.repetitions,
+                ctx.progress(Event.STEP, {"done": index * p.repetitions + rep, "of": len(schedule) * p.repetitions,
                                       "label": f"set point {sp:g}, repetition {rep}/{p.repetitions}"})
                 if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
             await record_ambient(ctx, index)
+            block = characterisation(ctx.standards, p.source)
+            axial, radial, steady, loading = block.at(sp) if block is not None else (0.0, 0.0, 0.0, 0.0)
+            covered = standard.readout_serial is not None      # calibrated with its readout
             point = ComparisonPoint(sp, tuple(ref_values), tuple(uut_values), correction.value,
                                     correction.standard_uncertainty, standard.drift_allowance, p.uniformity,
-                                    p.uut_resolution, standard.resolution)
+                                    p.uut_resolution, standard.resolution, standard.interpolation(sp),
+                                    0.0 if covered else p.readout_accuracy, covered, axial, radial, steady, loading,
+                                    block.report if block is not None else "", p.immersion, p.hysteresis)
             points.append(point)
             await ctx.complete(index, asdict(point))
-    return Outcome(p, points, [evaluate(pt) for pt in points])
+    return Outcome(p, points, results(p, points))
+
+
+def results(p: Parameters, points: list[ComparisonPoint]) -> list[ComparisonResult]:
+    """One result per set point; with a falling series, each point below the top with its falling twin."""
+    rising, falling = points[:len(p.set_points)], points[len(p.set_points):]
+    twins = {pt.nominal: pt for pt in falling}
+    return [evaluate(pt, falling=twins.get(pt.nominal)) for pt in rising]
 
 
 async def _wait_stable(ctx: RunContext, source, readout, channel: int, p: Parameters) -> None:

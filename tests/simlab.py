@@ -25,7 +25,7 @@ async def simulated(*, speed: float = 1000, seed: int | None = 1, start: float |
                     config=None):
     config = config or load_config(CONFIG)
     async with bench(config, simulate=True, speed=speed, seed=seed, start=start) as (instruments, lab):
-        yield config, instruments, lab, register(standards if standards is not None else config.standards)
+        yield config, instruments, lab, register(standards if standards is not None else config.standards, config.sources)
 
 
 async def run_procedure(name: str, params: dict | None = None, *, lab, instruments, standards, config,

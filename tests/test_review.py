@@ -127,18 +127,20 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
               ITEM["uut_manufacturer"], ITEM["uut_model"], ITEM["uut_serial"], ITEM["uut_condition"],
               "Jl. Contoh No. 1, Samarinda", "kalibrasi@bpsmb.example",          # the lab's address and contact
               "BPSMB-KAL/", run_id,                                             # number, and the run it refers to
-              "thermometer-calibration", "1.1",                                 # method and version
+              "thermometer-calibration", "1.2",                                 # method and version
               "KAL-2025/0631/SUHU", "SNSU",                                      # traceability: cert, issuer
               "ref_readout", "A1B234", "dry_block",                             # equipment used, identified
               "Demo Technician", "Penyelia Teknis", "Manajer Teknis"]
     words = {"en": ["Calibration certificate", "Date of receipt", "Date of calibration", "Date of issue",
                     "Condition on receipt", "Metrological traceability", "relate only to the item calibrated",
                     "shall not be reproduced except in full", "End of certificate", "Page 1 of",
-                    "coverage probability", "Equipment used", "Environmental conditions"],
+                    "coverage probability", "Equipment used", "Environmental conditions",
+                    "Annex: uncertainty budgets", "axial uniformity", "immersion", "hysteresis", "KAR-2025/11"],
              "id": ["Sertifikat Kalibrasi", "Tanggal diterima", "Tanggal kalibrasi", "Tanggal terbit",
                     "Kondisi saat diterima", "Ketertelusuran metrologi", "hanya berlaku untuk alat yang dikalibrasi",
                     "tidak boleh digandakan", "Akhir sertifikat", "Halaman 1 dari",
-                    "Peralatan yang digunakan", "Kondisi lingkungan", "95,45 %"]}
+                    "Peralatan yang digunakan", "Kondisi lingkungan", "95,45 %",
+                    "Lampiran: anggaran ketidakpastian", "keseragaman aksial", "pencelupan", "histeresis"]}
     for lang, text in texts.items():
         missing = [w for w in common + words[lang] + dates[lang] if w not in text]
         assert not missing, (lang, missing)

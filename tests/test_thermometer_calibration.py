@@ -121,3 +121,42 @@ async def test_a_readout_channel_in_ohms_is_refused_not_corrected():
         with pytest.raises(RunFailed, match="reads in Ω.*budget is in °C"):
             await run_procedure("thermometer-calibration", {"set_points": "50", "repetitions": "3"}, lab=lab,
                                 instruments=instruments, standards=standards, config=config)
+
+
+async def test_the_budget_names_every_effect_with_its_source_and_a_falling_series_measures_hysteresis():
+    params = {"set_points": "30,50", "repetitions": "3", "stability.window": "6", "falling": "true"}
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        outcome, ctx = await run_procedure("thermometer-calibration", params, lab=lab, instruments=instruments,
+                                           standards=standards, config=config)
+    assert [e["set_point"] for e in ctx.events if e["event"] == "set_point"] == [30.0, 50.0, 30.0]
+    low, top = outcome.to_json()
+    names = {c["name"]: c for c in low["budget"]}
+    for name in ("reference certificate", "certificate interpolation", "reference drift", "reference readout",
+                 "axial uniformity", "radial uniformity", "source stability", "source loading", "immersion",
+                 "hysteresis", "UUT repeatability", "UUT resolution"):
+        assert name in names, name
+        assert names[name]["source"] and names[name]["distribution"] and "dof" in names[name]
+    assert "KAR-2025/11" in names["axial uniformity"]["source"]
+    # dry_block at 30 °C: axial 0.009 interpolated between 0 and 50 °C, rectangular
+    assert names["axial uniformity"]["standard_uncertainty"] == pytest.approx(0.013 / 3 ** 0.5, rel=1e-6)
+    assert names["reference readout"]["standard_uncertainty"] == 0.0     # the certificate covers the readout
+    assert "rising and falling" in names["hysteresis"]["source"]
+    assert "declared" in {c["name"]: c for c in top["budget"]}["hysteresis"]["source"]    # the top: no twin
+
+
+def test_the_certificate_interpolation_is_zero_at_its_points_and_grows_between_curved_ones():
+    from labd.procedures.standards import Standard
+    curved = Standard("s", "", "1", "C-1", date(2026, 1, 1), date(2027, 1, 1), "°C",
+                      ((0.0, 0.0, 0.01, 2.0), (50.0, 0.01, 0.01, 2.0), (100.0, 0.04, 0.01, 2.0)))
+    assert curved.interpolation(50.0) == 0.0
+    # linear 0.005 at 25 °C; the parabola through the three points (4e-6 t²) gives 0.0025
+    assert curved.interpolation(25.0) == pytest.approx(0.0025)
+
+
+async def test_a_set_point_outside_the_sources_characterisation_is_refused_before_anything_moves():
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        standards.sources["dry_block"] = dataclasses.replace(standards.sources["dry_block"],
+                                                             points=standards.sources["dry_block"].points[:2])
+        with pytest.raises(RunRefused, match="outside the characterisation KAR-2025/11"):
+            await run_procedure("thermometer-calibration", {"set_points": "80", "repetitions": "3"}, lab=lab,
+                                instruments=instruments, standards=standards, config=config)

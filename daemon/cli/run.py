@@ -181,7 +181,7 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
                 elif event in (Event.SUSPENDED, Event.PAUSED):
                     bar.update(task, description=f"{name}: {event} {data.get('reason', '')}")
 
-            ctx = RunContext(run_id, name, operator, instruments, register(config.standards), clock, ask, progress,
+            ctx = RunContext(run_id, name, operator, instruments, register(config.standards, config.sources), clock, ask, progress,
                              simulated=simulate, control=run_control(config, instruments), records=store,
                              history=history_from(store))
             if previous is not None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from .loader import LabSettings, env_name, load_config
 from .locations import ENV_CONFIG, ENV_DATA, SYSTEM_CONFIG, example_lab, find_config, under
 from .models import (Config, ConfigError, CorrectionPoint, EnvironmentLimits, InfluxConfig, InstrumentConfig,
-                     LabConfig, MqttConfig, OperatorConfig, ScheduleConfig, ServiceConfig, StandardConfig)
+                     LabConfig, MqttConfig, OperatorConfig, ScheduleConfig, ServiceConfig, SourceConfig,
+                     StandardConfig)
 
 
 def records_path(config: Config, override: str | Path | None = None) -> Path:
@@ -32,5 +33,5 @@ def runs_dir(config: Config, override: str | Path | None = None) -> Path:
 
 __all__ = ["ENV_CONFIG", "ENV_DATA", "SYSTEM_CONFIG", "Config", "ConfigError", "CorrectionPoint",
            "EnvironmentLimits", "InfluxConfig", "InstrumentConfig", "LabConfig", "LabSettings", "MqttConfig",
-           "OperatorConfig", "ScheduleConfig", "ServiceConfig", "StandardConfig", "documents_dir", "env_name",
+           "OperatorConfig", "ScheduleConfig", "ServiceConfig", "SourceConfig", "StandardConfig", "documents_dir", "env_name",
            "example_lab", "find_config", "keys_dir", "load_config", "records_path", "runs_dir", "under"]

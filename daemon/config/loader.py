@@ -20,7 +20,7 @@ from labd.drivers import DRIVERS
 
 from .locations import find_config, resolve_data_dir
 from .models import (Config, ConfigError, EnvironmentLimits, InfluxConfig, InstrumentConfig, LabConfig, MqttConfig,
-                     OperatorConfig, ScheduleConfig, ServiceConfig, StandardConfig)
+                     OperatorConfig, ScheduleConfig, ServiceConfig, SourceConfig, StandardConfig)
 
 ENV_PREFIX = "LABD_"
 SECTIONS = ("lab", "mqtt", "influx", "environment", "service")
@@ -137,7 +137,9 @@ def load_config(directory: Path | str | None = None) -> Config:
     inst_path = d / "instruments.toml"
     instruments = _instruments(inst_path)
     std_path = d / "standards.toml"
-    standards = _table(std_path, _read(std_path), "standards", StandardConfig) if std_path.exists() else {}
+    std_data = _read(std_path) if std_path.exists() else {}
+    standards = _table(std_path, std_data, "standards", StandardConfig)
+    sources = _table(std_path, std_data, "sources", SourceConfig)
     op_path = d / "operators.toml"
     operators = _table(op_path, _read(op_path), "operators", OperatorConfig) if op_path.exists() else {}
     sched_path = d / "schedules.toml"
@@ -157,6 +159,10 @@ def load_config(directory: Path | str | None = None) -> Config:
         if std.instrument is not None and std.instrument not in instruments:
             raise ConfigError(std_path, f"standards.{sid}.instrument", f"no instrument {std.instrument!r} in "
                               f"{inst_path.name}")
+    for sid in sources:
+        if sid not in instruments:
+            raise ConfigError(std_path, f"sources.{sid}", f"no instrument {sid!r} in {inst_path.name}: a "
+                              "characterisation is of a configured heat source")
     environment = settings.environment
     sensor = environment.sensor
     if sensor is not None and sensor not in instruments:
@@ -166,4 +172,5 @@ def load_config(directory: Path | str | None = None) -> Config:
             raise ConfigError(sched_path, f"schedules.{i}.operator", f"{sched.operator!r} is not in {op_path.name}")
     return Config(directory=d, origin=origin, data_dir=resolve_data_dir(settings.lab.data_dir, d), lab=settings.lab,
                   mqtt=mqtt, influx=influx, environment=environment, service=settings.service,
-                  instruments=instruments, standards=standards, operators=operators, schedules=schedules)
+                  instruments=instruments, standards=standards, sources=sources, operators=operators,
+                  schedules=schedules)

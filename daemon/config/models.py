@@ -97,6 +97,30 @@ class StandardConfig(_Strict):
         return v
 
 
+class SourcePoint(_Strict):
+    """The heat source's characterisation at one temperature: half-widths (rectangular), in °C."""
+    t: float
+    axial: float = Field(ge=0)             # over the measuring zone's depth
+    radial: float = Field(ge=0)            # between the wells / positions used
+    stability: float = Field(ge=0)         # over the time of a point's readings
+    loading: float = Field(default=0.0, ge=0)   # the effect of the probes inserted
+
+
+class SourceConfig(_Strict):
+    """A heat source's characterisation (EURAMET cg-13), kept in the register beside the standards."""
+    report: str                            # the characterisation report
+    characterised: date
+    points: list[SourcePoint] = Field(min_length=1)
+
+    @field_validator("points")
+    @classmethod
+    def _sorted(cls, v: list[SourcePoint]) -> list[SourcePoint]:
+        ts = [p.t for p in v]
+        if ts != sorted(ts) or len(set(ts)) != len(ts):
+            raise ValueError("points must be in increasing order of t, without repeats")
+        return v
+
+
 ROLE_RANK = {"trainee": 0, "technician": 1, "supervisor": 2, "manager": 3}   # "service": none of these
 
 
@@ -244,6 +268,7 @@ class Config(BaseModel):
     service: ServiceConfig = ServiceConfig()
     instruments: dict[str, InstrumentConfig]
     standards: dict[str, StandardConfig] = {}
+    sources: dict[str, SourceConfig] = {}      # heat-source characterisations, by instrument id
     operators: dict[str, OperatorConfig] = {}
     schedules: list[ScheduleConfig] = []
 

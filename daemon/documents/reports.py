@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from labd.calc.budget import decimals_of, round_result
 from labd.daemon.records import RecordsError, RecordsReader, Review, RunSummary, content_digest, review
 
+from .budgets import annex
 from .charts import control_chart, drift_plot, series_plot
 from .validation import validation_context
 from .words import localise, translated, words
@@ -179,6 +180,8 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     w = words(lang)
     s, p = rec.summary, rec.summary.resolved
     cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
+    where, unit, keys = _CERTIFICATE_TABLES[s.procedure][:3]
+    budgets = annex(rec.results[where] if where else rec.results, keys[0], unit, lang)
     cols.append("p (%)")                  # the coverage probability of each U
     rows = [row + [f"{coverage:g}"] for row in rows]
     first, last = _days(rec, lab)
@@ -190,7 +193,7 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "received": p.get("received") or w["not_recorded"], "item": _item(rec, w, lang),
             "equipment": _equipment(rec), "traceability": _traceability(standards, w),
             "environment": _environment(rec.readings, w), "standards": standards,
-            "title": w["certificate"]}
+            "title": w["certificate"], "annex": budgets, "unit": unit}
 
 
 def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:

@@ -12,6 +12,9 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Calibration certificate", "draft_suffix": " (draft)", "certificate_number": "Certificate number",
         "replaces": "This certificate replaces certificate {number}, which is withdrawn.",
         "report_number": "Report number",
+        "annex_budget": "Annex: uncertainty budgets", "component": "Component", "source": "Source",
+        "distribution": "Distribution",
+        "combined": "Combined standard uncertainty u = {u} {unit}; effective degrees of freedom ν = {dof}; k = {k}.",
         "decision_rule": "Decision rule",
         "rule.simple": "Simple acceptance (ILAC-G8:09/2019 4.2.1): the balance passes when the deviation lies within "
                        "the tolerance ±{tolerance}; U of the deviation {U} (k = 2) is stated, the risk of a false "
@@ -108,6 +111,9 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Sertifikat Kalibrasi", "draft_suffix": " (konsep)", "certificate_number": "Nomor sertifikat",
         "replaces": "Sertifikat ini menggantikan sertifikat {number}, yang dinyatakan ditarik.",
         "report_number": "Nomor laporan",
+        "annex_budget": "Lampiran: anggaran ketidakpastian", "component": "Komponen", "source": "Sumber",
+        "distribution": "Distribusi",
+        "combined": "Ketidakpastian baku gabungan u = {u} {unit}; derajat kebebasan efektif ν = {dof}; k = {k}.",
         "decision_rule": "Aturan keputusan",
         "rule.simple": "Penerimaan sederhana (ILAC-G8:09/2019 4.2.1): timbangan memenuhi bila penyimpangan berada "
                        "dalam toleransi ±{tolerance}; U penyimpangan {U} (k = 2) dinyatakan, risiko penerimaan "
