@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labd.calc.air import BOUND, air_density, air_density_uncertainty, buoyancy
 from labd.calc.balance import BalanceResult, TestLoad, evaluate_balance
 from labd.drivers import Balance
 
@@ -19,7 +20,7 @@ from .item import ItemParameters
 from .steps import check_loads, identified, item, record_ambient, standards_used
 
 NAME = "balance-calibration"
-VERSION = "1.0"
+VERSION = "1.1"
 DESCRIPTION = "Calibration of a non-automatic weighing instrument: repeatability, eccentricity, errors of indication"
 
 
@@ -33,7 +34,11 @@ class Parameters(ItemParameters):
     repetitions: int = param(6, ge=2, le=100, description="loadings of the repeatability test")
     eccentricity_load: float = param(100.0, unit="g", gt=0.0, le=1e6, description="load of the eccentricity test (cg-18: at least Max/3)")
     positions: tuple[str, ...] = param(("centre", "front", "back", "left", "right"), min_items=2, max_items=9, choices=("centre", "front", "back", "left", "right", "front-left", "front-right", "back-left", "back-right"), description="eccentricity positions, starting at centre")
-    buoyancy_relative: float = param(1e-6, ge=0.0, le=1e-3, description="relative half-width of the air buoyancy correction")
+    weight_class: str = param("E2", choices=("E1", "E2", "F1", "F2"), description="OIML class of the weights, for their density limits (buoyancy)")
+    air_pressure: float = param(1010.0, unit="hPa", ge=500.0, le=1200.0, description="air pressure at the bench (configured when not measured), for the air density")
+    air_pressure_uncertainty: float = param(5.0, unit="hPa", ge=0.0, le=200.0, description="standard uncertainty of the air pressure")
+    ambient_uncertainty: tuple[float, ...] = param((0.3, 3.0), min_items=2, max_items=2, ge=0.0, le=100.0, description="standard uncertainties of the ambient sensor's temperature (°C) and humidity (%RH)")
+    convection_relative: float = param(0.0, ge=0.0, le=1e-3, description="relative half-width of convection (cg-18 7.1.2.3), declared for the weights' acclimatisation")
     uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
     uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
     uut_serial: str = param("", description="serial number of the balance, if it does not report one", amendable=True)
@@ -83,7 +88,17 @@ class Outcome:
                            "dof": finite(r.budget.dof), "k": r.budget.k, "expanded_uncertainty": r.expanded_uncertainty,
                            "coverage": r.budget.coverage, "reported": dict(zip(("error", "expanded_uncertainty"),
                                                                                r.reported())),
-                           "budget": budget_json(r.budget)} for r in self.result.loads]}
+                           "budget": budget_json(r.budget)} for r in self.result.loads],
+                "weighing": self._weighing()}
+
+    def _weighing(self) -> dict | None:
+        """The uncertainty of a weighing result W over the range (cg-18 section 8), at each test load's reading."""
+        w = self.result.weighing
+        if w is None:
+            return None
+        return {"slope": w.slope, "slope_uncertainty": w.slope_uncertainty, "alpha": w.alpha, "beta": w.beta,
+                "at": [{"reading": r.indication, "expanded_uncertainty": w.expanded(r.indication),
+                        "global_expanded_uncertainty": w.global_expanded(r.indication)} for r in self.result.loads]}
 
 
 def _reference(ctx: RunContext, p: Parameters, load: float) -> tuple[float, float, float, tuple[float, ...]]:
@@ -97,9 +112,9 @@ def _reference(ctx: RunContext, p: Parameters, load: float) -> tuple[float, floa
 
 
 async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: float, label: str,
-                   position: str | None = None) -> float:
+                   position: str | None = None) -> tuple[float, float]:
     """Zero indication, place the load, read it stable, remove it: one loading. A loading during which the
-    room went out of limits is kept on record, not used, and done again."""
+    room went out of limits is kept on record, not used, and done again. Returns the zero and the indication."""
     mass, _, _, pieces = _reference(ctx, p, load)
     where = f" at the {position}" if position else ""
     while True:
@@ -115,7 +130,7 @@ async def _loading(ctx: RunContext, p: Parameters, balance, point: int, load: fl
                       action={"do": "unload", "balance": p.balance})
         if await ctx.keep(*(RecordedReading(t, p.balance, "mass", r.value, r.unit, r.raw, None, point, role, note=label)
                             for r, t, role in ((zero, t_zero, "zero"), (reading, t_load, "unit under test")))):
-            return reading.value
+            return zero.value, reading.value
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
@@ -137,7 +152,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         await balance.zero()
         saved = ctx.resumed(0)
         if saved is None:
-            rep = [await _loading(ctx, p, balance, 0, p.repetition_load, f"repetition {i + 1}") for i in
+            rep = [(await _loading(ctx, p, balance, 0, p.repetition_load, f"repetition {i + 1}"))[1] for i in
                    range(p.repetitions)]
             await ctx.complete(0, {"values": rep})
             await record_ambient(ctx, 0)
@@ -147,7 +162,7 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         if ctx.resumed(1) is None:
             ecc = []
             for pos in p.positions:
-                ecc.append(await _loading(ctx, p, balance, 1, p.eccentricity_load, pos, position=pos))
+                ecc.append((await _loading(ctx, p, balance, 1, p.eccentricity_load, pos, position=pos))[1])
                 step(f"eccentricity: {pos}")
             await ctx.complete(1, {"values": ecc})
         ecc = ctx.saved(1)["values"]
@@ -155,11 +170,35 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
         for i, load in enumerate(p.test_loads):
             point = 2 + i
             if ctx.resumed(point) is None:
-                indication = await _loading(ctx, p, balance, point, load, f"{load:g} g")
-                await ctx.complete(point, {"indication": indication})
+                zero, indication = await _loading(ctx, p, balance, point, load, f"{load:g} g")
+                await ctx.complete(point, {"indication": indication, "zero": zero})
                 step(f"test load {load:g} g")
             mass, u, drift, _ = _reference(ctx, p, load)
-            loads.append(TestLoad(load, mass, u, drift, ctx.saved(point)["indication"]))
+            saved = ctx.saved(point)
+            loads.append(TestLoad(load, mass, u, drift, saved["indication"], saved.get("zero", 0.0)))
         await record_ambient(ctx, None)
-    result = evaluate_balance(rep, ecc, p.eccentricity_load, loads, p.d, p.buoyancy_relative)
+    u_rel, source = _buoyancy(ctx, p)
+    result = evaluate_balance(rep, ecc, p.eccentricity_load, loads, p.d, u_rel,
+                              convection_relative=p.convection_relative, buoyancy_source=source)
     return Outcome(p, result)
+
+
+def _buoyancy(ctx: RunContext, p: Parameters) -> tuple[float, str]:
+    """The relative standard uncertainty of the buoyancy correction, from the air density of the room during
+    the run (CIPM-2007: the ambient sensor's temperature and humidity, the configured pressure) and the
+    weights' density class; the documented bound when the room was not measured."""
+    ambient = [r for r in ctx.readings if r.role == "ambient"]
+    t = [r.value for r in ambient if r.quantity == "temperature"]
+    h = [r.value / (100 if "%" in r.unit else 1) for r in ambient if r.quantity == "humidity"]
+    smallest = min(min(ctx.standards[p.weights].compose(x)) for x in p.test_loads)
+    if t and h:
+        t_mean, h_mean = sum(t) / len(t), sum(h) / len(h)
+        rho = air_density(t_mean, h_mean, p.air_pressure * 100)
+        u_rho = air_density_uncertainty(t_mean, h_mean, p.air_pressure * 100, p.ambient_uncertainty[0],
+                                        p.ambient_uncertainty[1] / 100, p.air_pressure_uncertainty * 100)
+        how = (f"air density {rho:.4f} kg/m³ (CIPM-2007, {t_mean:.1f} °C, {h_mean * 100:.0f} %RH, "
+               f"{p.air_pressure:g} hPa), weights of class {p.weight_class}")
+    else:
+        rho, u_rho = BOUND
+        how = f"air density within ±10 % of 1.2 kg/m³ (not measured), weights of class {p.weight_class}"
+    return buoyancy(rho, u_rho, p.weight_class, smallest)[1], how

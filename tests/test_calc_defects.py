@@ -185,3 +185,26 @@ def test_the_drift_test_allows_for_autocorrelated_readings():
         false_alarms[1] += drift(hours, e, autocorrelated=True)[0].significant
     assert false_alarms[0] > 60             # ordinary least squares calls most of these series drifting
     assert false_alarms[1] < 30             # near the 5 % it should be (the AR(1) adjustment is approximate)
+
+
+# --- balance per EURAMET cg-18 (issue 16, item 2) ----------------------------------------------------------------
+
+def test_air_density_by_cipm_2007():
+    from labd.calc.air import air_density, air_density_uncertainty
+    # Dry air at 20 °C and 101 325 Pa: p M_a /(Z R T) with Z ≈ 0.9996 gives 1.2046 kg/m³; humid air is lighter.
+    assert air_density(20.0, 0.0, 101325.0) == pytest.approx(1.2046, abs=1e-4)
+    assert air_density(20.0, 0.5, 101325.0) < air_density(20.0, 0.0, 101325.0)
+    assert air_density(28.0, 0.7, 101000.0) == pytest.approx(1.157, abs=2e-3)        # a Samarinda afternoon
+    u = air_density_uncertainty(20.0, 0.5, 101325.0, 0.0, 0.0, 0.0)
+    assert u == pytest.approx(22e-6 * air_density(20.0, 0.5, 101325.0))             # the formula's own
+    with pytest.raises(ValueError, match="outside the formula's range"):
+        air_density(20.0, 1.5, 101325.0)
+
+
+def test_buoyancy_of_e2_weights_is_far_below_the_old_fixed_bound():
+    from labd.calc.air import BOUND, buoyancy
+    _, measured = buoyancy(1.157, 0.006, "E2", 100.0)
+    _, bound = buoyancy(*BOUND, "E2", 100.0)
+    old = 1e-6 / math.sqrt(3)                 # the fixed relative half-width it used, as a standard uncertainty
+    assert measured < bound < old / 3
+    assert buoyancy(1.157, 0.006, "F2", 100.0)[1] > measured                       # wider density limits

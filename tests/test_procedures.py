@@ -174,6 +174,23 @@ async def test_equipment_check_goes_monthly_after_seven_days_and_plans_recalibra
     assert np.allclose([c["value"] for c in outcome.checks], true_dev, atol=3e-4)
 
 
+async def test_the_balance_budget_follows_cg18_and_gives_w_over_the_range():
+    async with simulated() as (config, instruments, lab, standards):
+        outcome, _ = await run_procedure("balance-calibration", {"repetitions": "3"}, lab=lab,
+                                         instruments=instruments, standards=standards, config=config)
+    data = outcome.to_json()
+    top = data["loads"][-1]
+    parts = {c["name"]: c for c in top["budget"]}
+    assert {"zero", "convection", "air buoyancy"} <= set(parts)
+    assert "CIPM-2007" in parts["air buoyancy"]["source"] and "class E2" in parts["air buoyancy"]["source"]
+    assert parts["air buoyancy"]["standard_uncertainty"] < 1e-6 * 200 / 3 ** 0.5 / 3      # was the largest
+    w = data["weighing"]
+    assert len(w["at"]) == len(data["loads"]) and w["alpha"] > 0 and w["beta"] > 0
+    assert all(a["global_expanded_uncertainty"] >= a["expanded_uncertainty"] > 0 for a in w["at"])
+    # U(W) grows with the reading
+    assert w["at"][-1]["expanded_uncertainty"] > w["at"][0]["expanded_uncertainty"]
+
+
 async def _equipment_checks(tmp_path, bias_per_gram: float, days: int, **params):
     records = await Records(tmp_path / "labd.sqlite").open()
     try:

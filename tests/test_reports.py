@@ -52,7 +52,8 @@ async def test_balance_certificate_in_indonesian_carries_results_standards_and_c
     # The balance's serial as it reported it (MT-SICS I4), not a declared default.
     for expected in ("Sertifikat Kalibrasi (konsep)", "KONSEP", "1126493049", "PT Contoh", "WO-88",
                      "KAL-2025/0212/MASSA", "12 Maret 2027", "Diperiksa oleh", "Disetujui oleh", "Kondisi lingkungan",
-                     "Instrumen simulasi", "JCGM 100:2008", "Timbangan bukan otomatis"):
+                     "Instrumen simulasi", "JCGM 100:2008", "Timbangan bukan otomatis",
+                     "Ketidakpastian hasil penimbangan W", "Lampiran: anggaran ketidakpastian", "CIPM-2007"):
         assert expected in text, expected     # the item described in Indonesian when nothing was declared
     for r in outcome.result.loads:           # every reported error and U, as rounded, with a decimal comma
         e, U = r.reported()

@@ -20,7 +20,7 @@ _NAMES_ID = {
     "repeatability": "keterulangan", "eccentricity": "eksentrisitas", "reference mass": "massa acuan",
     "weight drift": "drift anak timbangan", "air buoyancy": "gaya apung udara",
     "calibrator certificate": "sertifikat kalibrator", "calibrator stability": "kestabilan kalibrator",
-    "resolution": "resolusi",
+    "resolution": "resolusi", "zero": "nol", "convection": "konveksi",
 }
 _DISTRIBUTIONS_ID = {"normal": "normal", "rectangular": "segi empat", "triangular": "segitiga", "arcsine": "arcsinus",
                      "t": "t"}
@@ -53,6 +53,14 @@ _SOURCES_ID = [
     (r"^certificates of the weights$", "sertifikat anak timbangan"),
     (r"^drift since calibration of the weights$", "drift anak timbangan sejak kalibrasi"),
     (r"^conventional mass, air density not measured$", "massa konvensional, densitas udara tidak diukur"),
+    (r"^largest zero indication before a loading \(return to zero, creep\)$",
+     "penunjukan nol terbesar sebelum pembebanan (kembali ke nol, rambatan)"),
+    (r"^declared after acclimatisation of the weights \(cg-18 7.1.2.3\)$",
+     "dinyatakan setelah aklimatisasi anak timbangan (cg-18 7.1.2.3)"),
+    (r"^air density (\S+) kg/m³ \(CIPM-2007, (\S+) °C, (\S+) %RH, (\S+) hPa\), weights of class (\w+)$",
+     r"densitas udara \1 kg/m³ (CIPM-2007, \2 °C, \3 %RH, \4 hPa), anak timbangan kelas \5"),
+    (r"^air density within ±10 % of 1.2 kg/m³ \(not measured\), weights of class (\w+)$",
+     r"densitas udara dalam ±10 % dari 1,2 kg/m³ (tidak diukur), anak timbangan kelas \1"),
     (r"^U/k of the calibrator's certificate$", "U/k sertifikat kalibrator"),
     (r"^stability since calibration$", "kestabilan sejak kalibrasi"),
     (r"^s/√n$", "s/√n"), (r"^half a digit$", "setengah digit"),

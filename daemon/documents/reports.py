@@ -125,6 +125,13 @@ def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list
         text += (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
                  f"{results['repeatability']['n']}). {w['eccentricity']}: "
                  f"{results['eccentricity']['max_deviation']:.5f} g @ {results['eccentricity']['load']:g} g.")
+        weighing = results.get("weighing")         # version 1.0 records have none
+        if weighing:
+            top = weighing["at"][-1]
+            text += " " + w["weighing"].format(
+                a=f"{weighing['slope']:.3g}", alpha=f"{weighing['alpha']:.3g}", beta=f"{weighing['beta']:.3g}",
+                R=f"{top['reading']:g}", U=f"{top['expanded_uncertainty']:.2g}",
+                Ugl=f"{top['global_expanded_uncertainty']:.2g}")
     return cols, out, rows[0]["coverage"] * 100, text
 
 

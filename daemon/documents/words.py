@@ -12,6 +12,9 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Calibration certificate", "draft_suffix": " (draft)", "certificate_number": "Certificate number",
         "replaces": "This certificate replaces certificate {number}, which is withdrawn.",
         "report_number": "Report number",
+        "weighing": "Uncertainty of a weighing result W over the range (EURAMET cg-18 section 8): a reading R is "
+                    "corrected by E(R) = a·R with a = {a}; then U(W) = 2·√({alpha} g² + {beta}·R²), k = 2 (at "
+                    "R = {R} g: U(W) = {U} g); without the correction, U_gl(W) = U(W) + |a·R| ({Ugl} g at {R} g).",
         "annex_budget": "Annex: uncertainty budgets", "component": "Component", "source": "Source",
         "distribution": "Distribution",
         "combined": "Combined standard uncertainty u = {u} {unit}; effective degrees of freedom ν = {dof}; k = {k}.",
@@ -111,6 +114,9 @@ TEXT: dict[str, dict[str, str]] = {
         "certificate": "Sertifikat Kalibrasi", "draft_suffix": " (konsep)", "certificate_number": "Nomor sertifikat",
         "replaces": "Sertifikat ini menggantikan sertifikat {number}, yang dinyatakan ditarik.",
         "report_number": "Nomor laporan",
+        "weighing": "Ketidakpastian hasil penimbangan W pada seluruh rentang (EURAMET cg-18 bagian 8): pembacaan R "
+                    "dikoreksi dengan E(R) = a·R, a = {a}; maka U(W) = 2·√({alpha} g² + {beta}·R²), k = 2 (pada "
+                    "R = {R} g: U(W) = {U} g); tanpa koreksi, U_gl(W) = U(W) + |a·R| ({Ugl} g pada {R} g).",
         "annex_budget": "Lampiran: anggaran ketidakpastian", "component": "Komponen", "source": "Sumber",
         "distribution": "Distribusi",
         "combined": "Ketidakpastian baku gabungan u = {u} {unit}; derajat kebebasan efektif ν = {dof}; k = {k}.",
