@@ -44,6 +44,10 @@ class Standard:
     issued_by: str = ""
     readout_serial: str | None = None
     description_id: str = ""
+    specification: tuple[tuple[float, float, float], ...] = ()     # (up_to, relative, floor) per range
+    specification_source: str = ""
+    temperature_coefficient: float = 0.0
+    specified_temperature: tuple[float, float] = (18.0, 28.0)
 
     @property
     def reported_serial(self) -> str | None:
@@ -58,7 +62,9 @@ class Standard:
         return cls(id, cfg.description, cfg.serial_number, cfg.certificate, cfg.calibrated, cfg.due, cfg.unit,
                    tuple((p.nominal, p.correction, p.expanded_uncertainty, p.k) for p in cfg.corrections),
                    cfg.drift_allowance, cfg.resolution, cfg.instrument, cfg.channel, cfg.issued_by,
-                   cfg.readout_serial, cfg.description_id)
+                   cfg.readout_serial, cfg.description_id,
+                   tuple((b.up_to, b.relative, b.floor) for b in cfg.specification), cfg.specification_source,
+                   cfg.temperature_coefficient, tuple(cfg.specified_temperature))
 
     def check_valid(self, on: date) -> None:
         if on > self.due:
@@ -78,6 +84,38 @@ class Standard:
         value, u = interpolate_table([p[0] for p in self.points], [p[1] for p in self.points],
                                      [U / k for _, _, U, k in self.points], at)
         return Correction(value, u, self.certificate)
+
+    def range_of(self, at: float) -> int | None:
+        """The index of the specification range holding |at| (None without a specification, or above it)."""
+        return next((i for i, (top, _, _) in enumerate(self.specification) if abs(at) <= top), None)
+
+    def specified(self, at: float) -> float:
+        """The specification's half-width at `at`: relative · |at| + floor of its range."""
+        i = self.range_of(at)
+        if i is None:
+            raise StandardError(f"{at:g} {self.unit} is outside the specification of standard {self.id}")
+        _, relative, floor = self.specification[i]
+        return relative * abs(at) + floor
+
+    def on_range(self, at: float) -> tuple[Correction, float] | None:
+        """The certificate's correction at `at` from points on the same range only (a source's ranges are
+        separate circuits: interpolating across them would mix two calibrations), or None when the certificate
+        has no point there or only one point that is not `at`. With the half-width of the interpolation."""
+        i = self.range_of(at)
+        same = [p for p in self.points if self.range_of(p[0]) == i and (p[0] >= 0) == (at >= 0)]
+        exact = [p for p in same if abs(p[0] - at) <= 1e-12 * max(1.0, abs(at))]
+        if exact:
+            n, c, U, k = exact[0]
+            return Correction(c, U / k, self.certificate), 0.0
+        below = [p for p in same if p[0] < at]
+        above = [p for p in same if p[0] > at]
+        if not below or not above:
+            return None
+        (n1, c1, U1, k1), (n2, c2, U2, k2) = below[-1], above[0]
+        f = (at - n1) / (n2 - n1)
+        # Between two points of one range the correction is interpolated; half their difference is the
+        # half-width (rectangular) of what a straight line may miss.
+        return Correction(c1 + f * (c2 - c1), max(U1 / k1, U2 / k2), self.certificate), abs(c2 - c1) / 2
 
     def interpolation(self, at: float) -> float:
         """Half-width of the interpolation between certificate points: the linear value against the quadratic

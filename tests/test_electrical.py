@@ -124,3 +124,26 @@ async def test_dmm_garbage_reply(serve, instrument, dmm_model):
         server.inject("garbage")
         with pytest.raises(ProtocolError):
             await dmm.read()
+
+
+async def test_the_dmm_budget_never_interpolates_across_the_calibrators_ranges():
+    """5 V lies on the 33 V range, whose only certificate point is 10 V: no correction from the 1 V and 10 V
+    points of two different ranges, but the calibrator's specification; 10 V takes its certificate point."""
+    from .simlab import run_procedure, simulated
+    async with simulated() as (config, instruments, lab, standards):
+        outcome, _ = await run_procedure("dmm-calibration", {"points": "5,10", "repetitions": "3"}, lab=lab,
+                                         instruments=instruments, standards=standards, config=config)
+    five, ten = outcome.to_json()
+    parts5 = {c["name"]: c for c in five["budget"]}
+    parts10 = {c["name"]: c for c in ten["budget"]}
+    assert five["reference"] == 5.0                                          # no correction borrowed
+    assert parts5["calibrator specification"]["standard_uncertainty"] == pytest.approx(
+        (12e-6 * 5 + 20e-6) / 3 ** 0.5)
+    assert "no certificate point on this range" in parts5["calibrator specification"]["source"]
+    assert ten["reference"] == pytest.approx(10.0000410)
+    assert parts10["calibrator specification"]["standard_uncertainty"] == 0.0
+    assert parts10["calibrator certificate"]["standard_uncertainty"] == pytest.approx(0.0000310 / 2)
+    for name in ("thermal EMF", "calibrator noise", "calibrator temperature coefficient", "calibrator stability"):
+        assert name in parts5
+    # The stability has a floor: not a purely proportional term.
+    assert parts5["calibrator stability"]["standard_uncertainty"] == pytest.approx((5e-6 * 5 + 1e-6) / 3 ** 0.5)

@@ -70,6 +70,13 @@ class CorrectionPoint(_Strict):
     k: float = Field(default=2.0, gt=0)
 
 
+class SpecificationBand(_Strict):
+    """One range of an instrument's specification: ±(relative · |value| + floor) up to `up_to` (in its unit)."""
+    up_to: float = Field(gt=0)
+    relative: float = Field(ge=0)          # e.g. 15e-6 for 15 ppm of output
+    floor: float = Field(ge=0)             # in the standard's unit
+
+
 class StandardConfig(_Strict):
     description: str
     description_id: str = ""               # the description in Indonesian, for Indonesian documents
@@ -87,6 +94,21 @@ class StandardConfig(_Strict):
     # A probe calibrated together with its readout: the readout's serial as it reports it. A run refuses a
     # readout that reports another (the certificate is not for that pair).
     readout_serial: str | None = None
+    # A source standard's specification per range (the manual's, for the interval the lab keeps): used where
+    # the certificate has no point on the range, and for its temperature coefficient.
+    specification: list[SpecificationBand] = []
+    specification_source: str = ""         # where the numbers were read (manual, section, interval)
+    # Outside `specified_temperature` (°C) the specification grows by this fraction of itself per °C.
+    temperature_coefficient: float = Field(default=0.0, ge=0)
+    specified_temperature: tuple[float, float] = (18.0, 28.0)
+
+    @field_validator("specification")
+    @classmethod
+    def _bands(cls, v: list[SpecificationBand]) -> list[SpecificationBand]:
+        tops = [b.up_to for b in v]
+        if tops != sorted(tops) or len(set(tops)) != len(tops):
+            raise ValueError("specification ranges must be in increasing order of up_to, without repeats")
+        return v
 
     @field_validator("corrections")
     @classmethod

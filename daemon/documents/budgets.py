@@ -21,6 +21,9 @@ _NAMES_ID = {
     "weight drift": "drift anak timbangan", "air buoyancy": "gaya apung udara",
     "calibrator certificate": "sertifikat kalibrator", "calibrator stability": "kestabilan kalibrator",
     "resolution": "resolusi", "zero": "nol", "convection": "konveksi",
+    "calibrator specification": "spesifikasi kalibrator",
+    "calibrator temperature coefficient": "koefisien suhu kalibrator", "thermal EMF": "GGL termal",
+    "calibrator noise": "derau kalibrator",
 }
 _DISTRIBUTIONS_ID = {"normal": "normal", "rectangular": "segi empat", "triangular": "segitiga", "arcsine": "arcsinus",
                      "t": "t"}
@@ -63,6 +66,17 @@ _SOURCES_ID = [
      r"densitas udara dalam ±10 % dari 1,2 kg/m³ (tidak diukur), anak timbangan kelas \1"),
     (r"^U/k of the calibrator's certificate$", "U/k sertifikat kalibrator"),
     (r"^stability since calibration$", "kestabilan sejak kalibrasi"),
+    (r"^half the difference of the range's two bracketing certificate points$",
+     "setengah selisih dua titik sertifikat pengapit pada rentang yang sama"),
+    (r"^specification \((.+)\): no certificate point on this range(.*)$",
+     r"spesifikasi (\1): tidak ada titik sertifikat pada rentang ini\2"),
+    (r"^certificate (\S+) \(no specification in the register\)$", r"sertifikat \1 (tanpa spesifikasi dalam daftar)"),
+    (r"^certificate (\S+)(.*)$", r"sertifikat \1\2"),
+    (r"^stability since calibration, relative plus floor$", "kestabilan sejak kalibrasi, relatif ditambah batas bawah"),
+    (r"^fraction of the specification per °C outside its temperature band$",
+     "bagian dari spesifikasi per °C di luar rentang suhunya"),
+    (r"^leads and terminals, declared$", "kabel dan terminal, dinyatakan"),
+    (r"^in the repeatability: the multimeter integrates it$", "termasuk dalam keterulangan: multimeter mengintegrasikannya"),
     (r"^s/√n$", "s/√n"), (r"^half a digit$", "setengah digit"),
 ]
 
