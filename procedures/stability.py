@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StabilityCriterion:
-    window: int = param(12, ge=2, le=1000, description="readings the criterion looks at")
+    window: int = param(20, ge=2, le=1000, description="readings the criterion looks at")
     max_sd: float = param(0.01, gt=0.0, le=100.0, description="largest standard deviation over the window, in the reading's unit")
-    max_slope: float = param(0.01, gt=0.0, le=100.0, description="largest drift, in the reading's unit per minute")
+    max_slope: float = param(0.004, gt=0.0, le=100.0, description="largest drift, in the reading's unit per minute")
     timeout: float = param(3 * 3600.0, unit="s", gt=0.0, le=7 * 86400.0, description="time allowed to become stable before the run fails")
     use_source_flag: bool = param(True, description="also require the source's own stability flag")
 

@@ -160,3 +160,16 @@ async def test_a_set_point_outside_the_sources_characterisation_is_refused_befor
         with pytest.raises(RunRefused, match="outside the characterisation KAR-2025/11"):
             await run_procedure("thermometer-calibration", {"set_points": "80", "repetitions": "3"}, lab=lab,
                                 instruments=instruments, standards=standards, config=config)
+
+
+async def test_measuring_starts_only_when_the_block_has_stopped_rising():
+    # With the old default (0.01 °C/min over 12 readings) the reference still rose 0.010–0.013 °C over a
+    # point's ten readings on the simulated dry-block; the default now keeps it within the block's
+    # characterised stability (0.004–0.005 °C between 30 and 80 °C).
+    import numpy as np
+    async with simulated(speed=400, seed=2) as (config, instruments, lab, standards):
+        _, ctx = await run_procedure("thermometer-calibration", {"set_points": "30,80", "repetitions": "10"},
+                                     lab=lab, instruments=instruments, standards=standards, config=config)
+    for point in (0, 1):
+        t, v = np.array([(r.time, r.value) for r in ctx.readings if r.role == "reference" and r.point == point]).T
+        assert abs(np.polyfit(t, v, 1)[0] * (t[-1] - t[0])) < 0.008
