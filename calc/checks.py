@@ -175,6 +175,15 @@ class Recommendation:
     reason: str
 
 
+def staircase(current_days: int, passed: bool, longer: float = 1.25, shorter: float = 0.5, min_days: int = 30,
+              max_days: int = 730) -> int:
+    """ILAC-G24:2022 method 1 (automatic or "staircase" adjustment): after a check within tolerance the interval
+    is lengthened by `longer`, after one out of tolerance shortened by `shorter`, within [min_days, max_days]."""
+    if current_days < 1 or not 0 < shorter < 1 < longer:
+        raise ValueError("the staircase needs an interval ≥ 1 day, shorter < 1 < longer")
+    return int(min(max(round(current_days * (longer if passed else shorter)), min_days), max_days))
+
+
 def _t(dof: int) -> float:
     """k for a 95.45 % prediction interval with `dof` degrees of freedom (GUM G.3)."""
     return float(stats.t.ppf(0.97725, dof)) if dof >= 1 else math.inf

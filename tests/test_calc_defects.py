@@ -208,3 +208,11 @@ def test_buoyancy_of_e2_weights_is_far_below_the_old_fixed_bound():
     old = 1e-6 / math.sqrt(3)                 # the fixed relative half-width it used, as a standard uncertainty
     assert measured < bound < old / 3
     assert buoyancy(1.157, 0.006, "F2", 100.0)[1] > measured                       # wider density limits
+
+
+def test_the_staircase_lengthens_after_a_pass_and_shortens_after_a_failure():
+    from labd.calc.checks import staircase
+    assert staircase(365, True) == 456 and staircase(365, False) == 182
+    assert staircase(700, True) == 730 and staircase(40, False) == 30          # within its bounds
+    with pytest.raises(ValueError):
+        staircase(365, True, longer=0.9)

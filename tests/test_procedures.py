@@ -220,6 +220,9 @@ async def test_the_control_chart_is_centred_on_the_reference_value_so_a_constant
     assert outcome.within_tolerance
     assert outcome.chart.centre == 0.0 and not outcome.chart.in_control
     assert {v.rule for v in outcome.chart.violations} >= {"1 point beyond 3σ"}
+    stairs = await _equipment_checks(tmp_path / "s", 1e-6, 3, interval_method="staircase",
+                                     current_interval_days="200")
+    assert stairs.recommendation.interval_days == 250 and "staircase" in stairs.recommendation.reason
     guarded = await _equipment_checks(tmp_path / "g", 4.6e-6, 1, decision_rule="guarded")
     assert not guarded.decision.passed and guarded.decision.acceptance_limit < 0.0005
 

@@ -219,3 +219,9 @@ def test_every_recommendation_calc_makes_is_translated():
                    "the drift already reaches the tolerance: calibrate now",
                    "drift 1.2e-05/day reaches the tolerance (with k=2.57 uncertainty) after 212 days"):
         assert translated(reason, "id") != reason, reason
+
+
+def test_the_staircase_recommendation_is_translated():
+    from labd.daemon.documents.words import translated
+    text = "staircase (ILAC-G24 method 1): within tolerance, the interval of 365 days lengthened to 456 days"
+    assert translated(text, "id").startswith("metode tangga") and "456 hari" in translated(text, "id")

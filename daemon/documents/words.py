@@ -254,6 +254,9 @@ _PHRASES_ID = [
     (re.compile(r"^no significant drift: the maximum interval$"), "tidak ada drift yang signifikan: interval maksimum"),
     (re.compile(r"^the drift stays within tolerance up to the maximum interval$"),
      "drift tetap dalam toleransi sampai interval maksimum"),
+    (re.compile(r"^staircase \(ILAC-G24 method 1\): within tolerance, the interval of (\d+) days lengthened to "
+                r"(\d+) days$"),
+     r"metode tangga (ILAC-G24 metode 1): dalam toleransi, interval \1 hari diperpanjang menjadi \2 hari"),
     (re.compile(r"^out of tolerance: adjust or recalibrate now$"),
      "di luar toleransi: setel atau kalibrasi ulang sekarang"),
     (re.compile(r"^the deviation with its uncertainty already reaches the tolerance: calibrate now$"),
