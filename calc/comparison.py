@@ -115,3 +115,45 @@ def evaluate(point: ComparisonPoint, coverage: float = DEFAULT_COVERAGE,
         _rect("UUT resolution", point.uut_resolution / 2, "resolution of the unit under test", -1.0),
     ]
     return ComparisonResult(point.nominal, ref_mean, uut_mean, ref_mean - uut_mean, combine(components, coverage))
+
+
+@dataclass(frozen=True)
+class ResistanceResult:
+    """A point of a thermometer read in resistance: the reference temperature, the UUT's resistance there, and
+    the uncertainty of that resistance, with the temperature-side effects carried through dR/dt."""
+    nominal: float
+    reference_mean: float                 # °C, corrected
+    resistance: float                     # Ω, mean
+    temperature_u: float                  # °C, standard: everything on the reference side
+    resistance_u: float                   # Ω, standard: the UUT's repeatability and the readout's resistance
+    budget: BudgetResult                  # of R at t_ref, in Ω
+
+    @property
+    def expanded_uncertainty(self) -> float:
+        return self.budget.expanded_uncertainty
+
+    @property
+    def k(self) -> float:
+        return self.budget.k
+
+    def reported(self) -> tuple[str, str]:
+        return round_result(self.resistance, self.expanded_uncertainty)
+
+
+def evaluate_resistance(point: ComparisonPoint, slope: float, readout_resistance: float = 0.0,
+                        coverage: float = DEFAULT_COVERAGE) -> ResistanceResult:
+    """The UUT's resistance at the reference temperature. `slope` is dR/dt (Ω/°C) of the UUT there (from the
+    Callendar–Van Dusen fit of all points): every temperature-side component enters with that sensitivity;
+    `readout_resistance` is the half-width (rectangular) of the readout's resistance measurement."""
+    side = evaluate(point, coverage)            # the temperature side's budget, UUT terms left out below
+    temperature_parts = [c for c in side.budget.components if not c.name.startswith("UUT")]
+    uut = np.asarray(point.unit_under_test, dtype=float)
+    components = [Component(c.name, c.standard_uncertainty, slope * c.sensitivity, c.dof, c.description,
+                            c.distribution) for c in temperature_parts]
+    components += [_type_a("UUT repeatability", uut, "s/√n of the unit under test's resistance readings"),
+                   _rect("UUT readout resistance", readout_resistance, "the readout's specification in Ω"),
+                   _rect("UUT resolution", point.uut_resolution / 2, "resolution of the resistance reading")]
+    budget = combine(components, coverage)
+    u_t = math.sqrt(sum(c.standard_uncertainty ** 2 * c.sensitivity ** 2 for c in temperature_parts))
+    u_r = math.sqrt(sum(c.contribution ** 2 for c in components[len(temperature_parts):]))
+    return ResistanceResult(point.nominal, side.reference_mean, float(uut.mean()), u_t, u_r, budget)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
-from labd.drivers import TemperatureSource, ThermometerReadout
+from labd.drivers import Reading, TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
 from .events import Event
@@ -18,7 +18,8 @@ from .params import param
 from .results import ResultTable, budget_json, decimals_of
 from .item import ItemParameters
 from .standards import characterisation
-from .units import celsius
+from .thermometer_cvd import ResistanceOutcome, resistance_results
+from .units import UnitError, celsius
 from .steps import check_set_points, heat, identified, item, record_ambient, standards_used
 from .stability import StabilityCriterion, wait_stable
 
@@ -42,6 +43,8 @@ class Parameters(ItemParameters):
     immersion: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the immersion effect (stem conduction), from the lab's immersion test")
     hysteresis: float = param(0.0, unit="°C", ge=0.0, le=5.0, description="half-width of the unit under test's hysteresis, when no falling series is measured")
     falling: bool = param(False, description="also measure the set points again from above (a falling series): the hysteresis is then measured")
+    uut_reads: str = param("temperature", choices=("temperature", "resistance"), description="what the unit under test's channel reads: a temperature (a correction per point), or a resistance (its value per point and its Callendar–Van Dusen coefficients)")
+    readout_resistance: float = param(0.002, unit="Ω", ge=0.0, le=10.0, description="half-width of the readout's resistance measurement, when the unit under test is read in resistance")
     stability: StabilityCriterion = param(factory=StabilityCriterion, description="when the source counts as stable")
     uut_description: str = param("", description="the unit under test in words (else the procedure's generic name)", amendable=True)
     uut_description_id: str = param("", description="the unit under test in Indonesian, for Indonesian documents (else uut_description)", amendable=True)
@@ -85,6 +88,12 @@ class Parameters(ItemParameters):
         check_set_points(ctx, self.source, self.set_points)
         if self.falling and len(self.set_points) < 2:
             raise ValueError("a falling series needs at least two set points")
+        if self.uut_reads == "resistance":
+            if len(set(self.set_points)) < (4 if min(self.set_points) < 0 else 3):
+                raise ValueError("Callendar–Van Dusen coefficients need at least three set points (four when one "
+                                 "is below 0 °C)")
+            if self.falling:
+                raise ValueError("a falling series is for a thermometer read in temperature")
 
     def schedule(self) -> list[float]:
         """The set points in the order measured: rising, then (falling) back down from the one below the top."""
@@ -121,7 +130,7 @@ class Outcome:
         return out
 
 
-async def run(ctx: RunContext, p: Parameters) -> Outcome:
+async def run(ctx: RunContext, p: Parameters) -> Outcome | ResistanceOutcome:
     standards_used(ctx, p.reference_standard)
     source = ctx.instrument(p.source, TemperatureSource)
     readout = ctx.instrument(p.readout, ThermometerReadout)
@@ -154,11 +163,11 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                 await ctx.checkpoint()
                 # Interleaved: reference, unit under test, so that slow drift affects both alike.
                 ref, ref_note = celsius(await readout.read(ref_channel), f"{p.readout} channel {ref_channel}")
-                uut, uut_note = celsius(await readout.read(p.uut_channel), f"{p.readout} channel {p.uut_channel}")
+                uut, uut_note = await _uut_reading(readout, p)
                 t = ctx.clock.now()
                 taken = [RecordedReading(t, p.readout, "temperature", ref.value, "°C", ref.raw,
                                          ref.value + correction.value, index, "reference", note=ref_note),
-                         RecordedReading(t, p.readout, "temperature", uut.value, "°C", uut.raw, None, index,
+                         RecordedReading(t, p.readout, uut.quantity, uut.value, uut.unit, uut.raw, None, index,
                                          "unit under test", note=uut_note)]
                 if not await ctx.keep(*taken):
                     # Conditions went out of limits around this repetition: on record, never used; the source
@@ -184,7 +193,22 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
                                     block.report if block is not None else "", p.immersion, p.hysteresis)
             points.append(point)
             await ctx.complete(index, asdict(point))
+    if p.uut_reads == "resistance":
+        found, cvd = resistance_results(points, p.readout_resistance)
+        return ResistanceOutcome(p, points, found, cvd)
     return Outcome(p, points, results(p, points))
+
+
+async def _uut_reading(readout, p: Parameters) -> tuple[Reading, str]:
+    """The unit under test's reading: in °C (converted from K or °F), or in Ω when it is read in resistance."""
+    reading = await readout.read(p.uut_channel)
+    where = f"{p.readout} channel {p.uut_channel}"
+    if p.uut_reads == "temperature":
+        return celsius(reading, where)
+    if reading.unit not in ("Ω", "OHM", "ohm"):
+        raise UnitError(f"{where} reads in {reading.unit or 'no unit'}, but uut_reads is resistance: set the "
+                        f"channel to read ohms and start again")
+    return replace(reading, unit="Ω", quantity="resistance"), ""
 
 
 def results(p: Parameters, points: list[ComparisonPoint]) -> list[ComparisonResult]:

@@ -10,6 +10,7 @@ import pytest
 import xmlschema
 
 from labd.daemon.documents import load, render
+from labd.daemon.engine import RunFailed
 
 from .test_reports import _recorded
 
@@ -55,3 +56,40 @@ async def test_every_calibration_gets_a_valid_dcc_with_the_certificates_numbers(
     for value in result.find(".//si:valueXMLList", NS).text.split():
         assert value.replace("-", "−") in html or value in html       # the same numbers as the certificate
     assert result.find(".//si:coverageProbabilityXMLList", NS).text.split()[0] == "0.9545"
+
+
+async def test_a_thermometer_read_in_resistance_gets_its_cvd_coefficients_on_the_certificate_and_a_valid_dcc(
+        tmp_path, schema):
+    from labd.daemon.records import Records
+    from .simlab import run_procedure, simulated
+    records = await Records(tmp_path / "labd.sqlite").open()
+    try:
+        async with simulated(speed=400) as (config, instruments, lab, standards):
+            lab.servers["ref_readout"].device.channel_units = {2: "O"}       # the UUT's channel reads ohms
+            outcome, ctx = await run_procedure(
+                "thermometer-calibration", {"set_points": "0,50,100", "repetitions": "3", "uut_reads": "resistance"},
+                lab=lab, instruments=instruments, standards=standards, config=config, records=records,
+                run_id="thermometer-calibration-1")
+    finally:
+        await records.close()
+    data = outcome.to_json()
+    c = data["cvd"]["coefficients"]
+    assert c["A"] == pytest.approx(3.9083e-3, rel=2e-3) and not data["cvd"]["fitted_c"]
+    assert [r for r in ctx.readings if r.role == "unit under test"][0].unit == "Ω"
+    parts = {b["name"]: b for b in data["points"][1]["budget"]}
+    assert parts["axial uniformity"]["sensitivity"] == pytest.approx(0.38, rel=0.03)          # dR/dt, Ω/°C
+    written = render(load(tmp_path / "labd.sqlite", "thermometer-calibration-1"), config.lab, "en",
+                     tmp_path / "out", ("html",))
+    dcc = next(p for p in written if p.suffix == ".xml")
+    schema.validate(str(dcc))
+    quantities = ET.parse(dcc).getroot().findall(".//dcc:result//dcc:quantity", NS)
+    units = [q.find(".//si:unitXMLList", NS).text for q in quantities]
+    assert units == ["\\degreecelsius", "\\degreecelsius", "\\ohm", "\\ohm"]
+    html = next(p for p in written if p.suffix == ".html").read_text()
+    assert "Callendar–Van Dusen coefficients" in html and "Resistance (Ω)" in html and "Ω/°C" in html
+    # A channel left in °C when resistance is asked for is refused with one line.
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        with pytest.raises(RunFailed, match="reads in °C, but uut_reads is resistance"):
+            await run_procedure("thermometer-calibration", {"set_points": "0,50,100", "repetitions": "3",
+                                                            "uut_reads": "resistance"},
+                                lab=lab, instruments=instruments, standards=standards, config=config)

@@ -20,7 +20,7 @@ _NAMES_ID = {
     "repeatability": "keterulangan", "eccentricity": "eksentrisitas", "reference mass": "massa acuan",
     "weight drift": "drift anak timbangan", "air buoyancy": "gaya apung udara",
     "calibrator certificate": "sertifikat kalibrator", "calibrator stability": "kestabilan kalibrator",
-    "resolution": "resolusi", "zero": "nol", "convection": "konveksi",
+    "UUT readout resistance": "penunjuk resistansi alat", "resolution": "resolusi", "zero": "nol", "convection": "konveksi",
     "calibrator specification": "spesifikasi kalibrator",
     "calibrator temperature coefficient": "koefisien suhu kalibrator", "thermal EMF": "GGL termal",
     "calibrator noise": "derau kalibrator",
@@ -77,6 +77,9 @@ _SOURCES_ID = [
      "bagian dari spesifikasi per °C di luar rentang suhunya"),
     (r"^leads and terminals, declared$", "kabel dan terminal, dinyatakan"),
     (r"^in the repeatability: the multimeter integrates it$", "termasuk dalam keterulangan: multimeter mengintegrasikannya"),
+    (r"^s/√n of the unit under test's resistance readings$", "s/√n pembacaan resistansi alat yang dikalibrasi"),
+    (r"^the readout's specification in Ω$", "spesifikasi penunjuk dalam Ω"),
+    (r"^resolution of the resistance reading$", "resolusi pembacaan resistansi"),
     (r"^s/√n$", "s/√n"), (r"^half a digit$", "setengah digit"),
 ]
 
@@ -90,8 +93,11 @@ def _source(text: str, lang: str) -> str:
     return text
 
 
-def annex(results: list[dict[str, Any]], first: str, unit: str, lang: str) -> list[dict[str, Any]]:
-    """One budget per result that carries one: its point (`first` names the key, e.g. "nominal") and rows."""
+def annex(results: list[dict[str, Any]], first: str, point_unit: str, result_unit: str,
+          lang: str) -> list[dict[str, Any]]:
+    """One budget per result that carries one: its point (`first` names the key, e.g. "nominal") and rows. Each
+    u and c says its unit: an input with a sensitivity of ±1 is in the result's unit; any other (a temperature
+    carried into a resistance through dR/dt) is in the point's unit, its c in result/point."""
     out = []
     for r in results:
         if not r.get("budget"):
@@ -100,11 +106,14 @@ def annex(results: list[dict[str, Any]], first: str, unit: str, lang: str) -> li
         for c in r["budget"]:
             name = _NAMES_ID.get(c["name"], c["name"]) if lang == "id" else c["name"]
             distribution = c.get("distribution", "normal")
+            unity = abs(abs(c["sensitivity"]) - 1) < 1e-12
+            u_unit = result_unit if unity else point_unit
+            c_unit = "" if unity else f" {result_unit}/{point_unit}"
             rows.append([name, _source(c.get("source", ""), lang),
                          _DISTRIBUTIONS_ID.get(distribution, distribution) if lang == "id" else distribution,
-                         f"{c['standard_uncertainty']:.2g}", f"{c['sensitivity']:g}", f"{c['contribution']:.2g}",
-                         "∞" if c.get("dof") is None else f"{c['dof']:.0f}"])
-        out.append({"point": f"{r[first]:g} {unit}", "rows": rows,
+                         f"{c['standard_uncertainty']:.2g} {u_unit}", f"{c['sensitivity']:.4g}{c_unit}",
+                         f"{c['contribution']:.2g}", "∞" if c.get("dof") is None else f"{c['dof']:.0f}"])
+        out.append({"point": f"{r[first]:g} {point_unit}", "rows": rows,
                     "total": f"{r['standard_uncertainty']:.2g}", "k": f"{r['k']:.2f}",
                     "dof": "∞" if r.get("dof") is None else f"{r['dof']:.0f}"})
     return out

@@ -57,9 +57,9 @@ def _location(parent: ET.Element, address: str, country: str = "ID") -> None:
     _d(loc, "countryCode", country)
 
 
-def build(contexts: dict[str, dict[str, Any]], review: dict[str, Any], unit: str) -> bytes:
+def build(contexts: dict[str, dict[str, Any]], review: dict[str, Any], units: tuple[str, ...]) -> bytes:
     """`contexts`: the certificate's context per language (reports.certificate_context), `review` its review
-    state as the documents show it, `unit` the results' unit."""
+    state as the documents show it, `units` the unit of each of the table's four columns."""
     en = contexts["en"]
     both = {lang: contexts[lang] for lang in LANGS if lang in contexts}
     run, p, lab, item = en["run"], en["p"], en["lab"], en["item"]
@@ -166,7 +166,6 @@ def build(contexts: dict[str, dict[str, Any]], review: dict[str, Any], unit: str
     result = _d(_d(results, "results"), "result")
     _text(result, "name", {lang: c["w"]["results"] for lang, c in both.items()})
     data_list = _d(_d(result, "data"), "list")
-    si_unit = D_SI_UNITS.get(unit, unit)
     rows = en["rows"]
     columns = {lang: c["columns"] for lang, c in both.items()}
     for index in range(4):          # nominal, reference, reading, result (with its U)
@@ -174,7 +173,7 @@ def build(contexts: dict[str, dict[str, Any]], review: dict[str, Any], unit: str
         _text(q, "name", {lang: cols[index] for lang, cols in columns.items()})
         values = _s(q, "realListXMLList")
         _s(values, "valueXMLList", " ".join(_number(r[index]) for r in rows))
-        _s(values, "unitXMLList", si_unit)
+        _s(values, "unitXMLList", D_SI_UNITS.get(units[index], units[index]))
         if index == 3:
             mu = _s(_s(values, "measurementUncertaintyUnivariateXMLList"), "expandedMUXMLList")
             _s(mu, "valueExpandedMUXMLList", " ".join(_number(r[4]) for r in rows))

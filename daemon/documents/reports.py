@@ -96,31 +96,45 @@ def _standards(events: list[dict], lang: str = "en") -> list[dict]:
 # the result as reported), the headings of the first and reading columns, the note under the table, and how many
 # more decimals the reference gets than U (a weight's conventional mass is known better than the balance reads).
 _CERTIFICATE_TABLES = {
-    "thermometer-calibration": (None, "°C", ("nominal", "reference", "reading", "correction"),
+    "thermometer-calibration": (None, ("°C",) * 4, ("nominal", "reference", "reading", "correction"),
                                 ("nominal", "reading"), "correction_note", 0),
-    "balance-calibration": ("loads", "g", ("nominal", "reference_mass", "indication", "error"),
+    "balance-calibration": ("loads", ("g",) * 4, ("nominal", "reference_mass", "indication", "error"),
                             ("load", "indication"), "error_note", 1),
-    "dmm-calibration": (None, "V", ("nominal", "reference", "reading", "error"), ("nominal", "reading"),
+    "dmm-calibration": (None, ("V",) * 4, ("nominal", "reference", "reading", "error"), ("nominal", "reading"),
                         "error_note", 0),
+    # A thermometer read in resistance: R at each reference temperature, and its Callendar–Van Dusen coefficients.
+    "thermometer-calibration/resistance": ("points", ("°C", "°C", "Ω", "Ω"),
+                                           ("nominal", "reference", "reading", "resistance"),
+                                           ("nominal", "reading"), "resistance_note", 0),
 }
+
+
+def table_spec(procedure: str, results: Any) -> tuple:
+    """The certificate table of a run's results (a thermometer read in resistance has its own)."""
+    if procedure == "thermometer-calibration" and isinstance(results, dict) and "cvd" in results:
+        return _CERTIFICATE_TABLES["thermometer-calibration/resistance"]
+    if procedure not in _CERTIFICATE_TABLES:
+        raise ReportError(f"no certificate for procedure {procedure}")
+    return _CERTIFICATE_TABLES[procedure]
 
 
 def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list[str], list[list[str]], float, str]:
     """Columns, rows (as reported), coverage in %, and the note under the table."""
-    if procedure not in _CERTIFICATE_TABLES:
-        raise ReportError(f"no certificate for procedure {procedure}")
-    where, unit, (k_first, k_ref, k_reading, k_result), (h_first, h_reading), note, extra = \
-        _CERTIFICATE_TABLES[procedure]
+    where, units, (k_first, k_ref, k_reading, k_result), (h_first, h_reading), note, extra = \
+        table_spec(procedure, results)
     rows = results[where] if where else results
-    cols = [f"{w[h_first]} ({unit})", f"{w['reference']} ({unit})", f"{w[h_reading]} ({unit})",
-            f"{w[k_result]} ({unit})", f"U ({unit})", "k"]
+    cols = [f"{w[h_first]} ({units[0]})", f"{w['reference']} ({units[1]})", f"{w[h_reading]} ({units[2]})",
+            f"{w[k_result]} ({units[3]})", f"U ({units[3]})", "k"]
     out = []
     for r in rows:
         U = r["reported"]["expanded_uncertainty"]
         d = decimals_of(U)
-        out.append([f"{r[k_first]:g}", f"{r[k_ref]:.{d + extra}f}", f"{r[k_reading]:.{d}f}",
+        ref_d = d + extra if units[1] == units[3] else 4
+        out.append([f"{r[k_first]:g}", f"{r[k_ref]:.{ref_d}f}", f"{r[k_reading]:.{d}f}",
                     r["reported"][k_result], U, f"{r['k']:.2f}"])
     text = w[note]
+    if isinstance(results, dict) and "cvd" in results:
+        text += " " + _cvd_text(results["cvd"], w)
     if procedure == "balance-calibration":
         text += (f" {w['repeatability']}: s = {results['repeatability']['sd']:.5f} g (n = "
                  f"{results['repeatability']['n']}). {w['eccentricity']}: "
@@ -133,6 +147,14 @@ def _result_table(procedure: str, results: Any, w: dict[str, str]) -> tuple[list
                 R=f"{top['reading']:g}", U=f"{top['expanded_uncertainty']:.2g}",
                 Ugl=f"{top['global_expanded_uncertainty']:.2g}")
     return cols, out, rows[0]["coverage"] * 100, text
+
+
+def _cvd_text(cvd: dict[str, Any], w: dict[str, str]) -> str:
+    c, u = cvd["coefficients"], cvd["standard_uncertainties"]
+    names = ("R0", "A", "B", "C") if cvd["fitted_c"] else ("R0", "A", "B")
+    units = {"R0": "Ω", "A": "°C⁻¹", "B": "°C⁻²", "C": "°C⁻⁴"}
+    values = "; ".join(f"{n} = {c[n]:.7g} {units[n]} (u = {u[n]:.2g} {units[n]})" for n in names)
+    return w["cvd"].format(values=values, residual=f"{cvd['residual_sd']:.2g}")
 
 
 def _date(rec: RunRecord) -> str:
@@ -187,8 +209,9 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
     w = words(lang)
     s, p = rec.summary, rec.summary.resolved
     cols, rows, coverage, note = _result_table(s.procedure, rec.results, w)
-    where, unit, keys = _CERTIFICATE_TABLES[s.procedure][:3]
-    budgets = annex(rec.results[where] if where else rec.results, keys[0], unit, lang)
+    where, units, keys = table_spec(s.procedure, rec.results)[:3]
+    unit = units[3]
+    budgets = annex(rec.results[where] if where else rec.results, keys[0], units[0], unit, lang)
     cols.append("p (%)")                  # the coverage probability of each U
     rows = [row + [f"{coverage:g}"] for row in rows]
     first, last = _days(rec, lab)
@@ -200,7 +223,7 @@ def certificate_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
             "received": p.get("received") or w["not_recorded"], "item": _item(rec, w, lang),
             "equipment": _equipment(rec), "traceability": _traceability(standards, w),
             "environment": _environment(rec.readings, w), "standards": standards,
-            "title": w["certificate"], "annex": budgets, "unit": unit}
+            "title": w["certificate"], "annex": budgets, "unit": unit, "units": units}
 
 
 def check_context(rec: RunRecord, lab, lang: str) -> dict[str, Any]:
@@ -413,7 +436,7 @@ def render(rec: RunRecord, lab, lang: str, out: Path, formats: tuple[str, ...] =
         contexts = {lg: {**doc.context(rec, lab, lg), "names": names or {}} for lg in ("en", "id")}
         dcc = out / f"dcc-{rec.summary.run_id}.xml"
         dcc.write_bytes(build(contexts, _review(rec, lab, names or {}, contexts["en"]["w"]),
-                              _CERTIFICATE_TABLES[rec.summary.procedure][1]))
+                              table_spec(rec.summary.procedure, rec.results)[1]))
         written.append(dcc)
     if "html" in formats:
         written.append(out / f"{stem}.html")

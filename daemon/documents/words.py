@@ -15,6 +15,10 @@ TEXT: dict[str, dict[str, str]] = {
         "weighing": "Uncertainty of a weighing result W over the range (EURAMET cg-18 section 8): a reading R is "
                     "corrected by E(R) = a·R with a = {a}; then U(W) = 2·√({alpha} g² + {beta}·R²), k = 2 (at "
                     "R = {R} g: U(W) = {U} g); without the correction, U_gl(W) = U(W) + |a·R| ({Ugl} g at {R} g).",
+        "resistance": "Resistance",
+        "resistance_note": "The resistance of the unit under test at each reference temperature.",
+        "cvd": "Callendar–Van Dusen coefficients fitted to these points (IEC 60751: R(t) = R0 (1 + A t + B t²), "
+               "with + C (t − 100 °C) t³ below 0 °C): {values}; Birge ratio of the fit {residual}.",
         "annex_budget": "Annex: uncertainty budgets", "component": "Component", "source": "Source",
         "distribution": "Distribution",
         "combined": "Combined standard uncertainty u = {u} {unit}; effective degrees of freedom ν = {dof}; k = {k}.",
@@ -117,6 +121,10 @@ TEXT: dict[str, dict[str, str]] = {
         "weighing": "Ketidakpastian hasil penimbangan W pada seluruh rentang (EURAMET cg-18 bagian 8): pembacaan R "
                     "dikoreksi dengan E(R) = a·R, a = {a}; maka U(W) = 2·√({alpha} g² + {beta}·R²), k = 2 (pada "
                     "R = {R} g: U(W) = {U} g); tanpa koreksi, U_gl(W) = U(W) + |a·R| ({Ugl} g pada {R} g).",
+        "resistance": "Resistansi",
+        "resistance_note": "Resistansi alat yang dikalibrasi pada setiap suhu acuan.",
+        "cvd": "Koefisien Callendar–Van Dusen hasil pencocokan titik-titik ini (IEC 60751: R(t) = R0 (1 + A t + "
+               "B t²), ditambah C (t − 100 °C) t³ di bawah 0 °C): {values}; rasio Birge pencocokan {residual}.",
         "annex_budget": "Lampiran: anggaran ketidakpastian", "component": "Komponen", "source": "Sumber",
         "distribution": "Distribusi",
         "combined": "Ketidakpastian baku gabungan u = {u} {unit}; derajat kebebasan efektif ν = {dof}; k = {k}.",

@@ -8,6 +8,12 @@ from ..line_server import LineDevice, Session
 from ..physics import Probe
 
 
+def pt100(t: float) -> float:
+    """IEC 60751's nominal Pt100: R(t) in Ω."""
+    a, b, c = 3.9083e-3, -5.775e-7, -4.183e-12
+    return 100.0 * (1 + a * t + b * t * t + (c * (t - 100) * t ** 3 if t < 0 else 0.0))
+
+
 class Readout1529Sim(LineDevice):
     reply_termination = "\r\n"
 
@@ -17,6 +23,9 @@ class Readout1529Sim(LineDevice):
         self.probe_names = probe_names or {}
         self.stamped = False  # FORM:STAM resets to OFF at power-up
         self.unit = unit
+        # A channel set to read its probe in ohms (the manual's probe conversion "RES"): the probe's resistance
+        # by Callendar–Van Dusen with IEC 60751's coefficients and R0 = 100 Ω.
+        self.channel_units: dict[int, str] = {}
         self.errors: list[str] = []
 
     def _reading(self, channel: int) -> str | None:
@@ -25,12 +34,16 @@ class Readout1529Sim(LineDevice):
             self.errors.append('-230,"Data corrupt or stale"')
             return None
         celsius = probe.reading()
+        unit = self.channel_units.get(channel, self.unit)
         # The display unit converts the reading (manual: UNIT:TEMP C|F|K); a probe reads in °C underneath.
-        value = f"{celsius * 1.8 + 32 if self.unit == 'F' else celsius + 273.15 if self.unit == 'K' else celsius:.4f}"
+        if unit == "O":
+            value = f"{pt100(celsius):.5f}"
+        else:
+            value = f"{celsius * 1.8 + 32 if unit == 'F' else celsius + 273.15 if unit == 'K' else celsius:.4f}"
         if not self.stamped:
             return value
         t = time.localtime(self.clock.now())
-        return f"1,{channel},{value},{self.unit},{t.tm_hour},{t.tm_min},{t.tm_sec},{t.tm_year},{t.tm_mon},{t.tm_mday}"
+        return f"1,{channel},{value},{unit},{t.tm_hour},{t.tm_min},{t.tm_sec},{t.tm_year},{t.tm_mon},{t.tm_mday}"
 
     async def handle(self, line: str, session: Session) -> str | list[str] | None:
         cmd = line.strip()
