@@ -11,8 +11,9 @@ import numpy as np
 
 from . import montecarlo
 from .expression import ExpressionError, parse
+from .air import air_density, air_density_uncertainty
 from .cvd import fit as cvd_fit
-from .files import BudgetFile, CalcFileError, CvdFile, FitFile, ScoresFile, TitrationFile, load
+from .files import AirFile, BudgetFile, CalcFileError, CvdFile, FitFile, ScoresFile, TitrationFile, load
 from .fit import polyfit
 from .gum import GumResult, Input, OutputResult, correlation_from_readings, propagate
 from .scores import Assigned, Participant, score
@@ -247,4 +248,17 @@ def cvd(path: Path | str) -> dict:
             "interpolations": interpolations}
 
 
-COMMANDS = {"budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}
+def air(path: Path | str) -> dict:
+    """Air density by CIPM-2007 (calc/air.py) with its standard uncertainty."""
+    path = Path(path)
+    spec: AirFile = load(path, AirFile)
+    try:
+        rho = air_density(spec.temperature, spec.humidity / 100, spec.pressure * 100, spec.x_co2)
+        u = air_density_uncertainty(spec.temperature, spec.humidity / 100, spec.pressure * 100,
+                                    spec.u_temperature, spec.u_humidity / 100, spec.u_pressure * 100)
+    except ValueError as exc:
+        raise CalcFileError(path, "", str(exc)) from None
+    return {"density": rho, "standard_uncertainty": u, "unit": "kg/m³"}
+
+
+COMMANDS = {"air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}

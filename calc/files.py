@@ -162,6 +162,18 @@ class CvdFile(_Strict):
     interpolate: CvdInterpolate = CvdInterpolate()
 
 
+class AirFile(_Strict):
+    """Air density (CIPM-2007): temperature in °C, relative humidity in %, pressure in hPa, with optional
+    standard uncertainties."""
+    temperature: float
+    humidity: float = Field(ge=0, le=100)
+    pressure: float = Field(gt=0)
+    x_co2: float = Field(default=0.0004, ge=0, le=0.01)
+    u_temperature: float = Field(default=0.0, ge=0)
+    u_humidity: float = Field(default=0.0, ge=0)
+    u_pressure: float = Field(default=0.0, ge=0)
+
+
 class _Uncertain(_Strict):
     """A value with a standard uncertainty and/or an expanded one with its k."""
     value: float

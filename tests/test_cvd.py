@@ -83,3 +83,11 @@ def test_labd_calc_cvd_gives_the_documented_json(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "labd", "calc", "cvd", str(bad)], cwd=REPO,
                              capture_output=True, text=True)
     assert refused.returncode == 1 and "same length" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_labd_calc_air_refuses_a_humidity_above_100_percent_in_one_line(tmp_path):
+    spec = tmp_path / "air.toml"
+    spec.write_text("temperature = 20.0\nhumidity = 150.0\npressure = 1013.25\n")
+    out = subprocess.run([sys.executable, "-m", "labd", "calc", "air", str(spec)], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode == 1 and "humidity" in out.stderr and "Traceback" not in out.stderr

@@ -142,6 +142,15 @@ def _render_cvd(d: dict) -> None:
 @calc.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def air(file, as_json) -> None:
+    """Air density (CIPM-2007) from temperature, humidity and pressure in FILE (TOML)."""
+    _emit(_compute("air", file), as_json, lambda d: console.print(
+        f"air density {d['density']:.6f} kg/m³, u = {_g(d['standard_uncertainty'], 2)} kg/m³ (CIPM-2007)"))
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
 def cvd(file, as_json) -> None:
     """Callendar–Van Dusen R0, A, B (and C below 0 °C) of a platinum thermometer from FILE (TOML)."""
     _emit(_compute("cvd", file), as_json, _render_cvd)
