@@ -1,0 +1,87 @@
+"""Other people's drivers as clients of the simulators (issue 17): pymeasure's HP34401A and Agilent34410A drive
+the 344xx simulator over a real VISA socket (pyvisa-py), sending what they send to real instruments. A simulator
+that only labd's drivers can talk to proves little."""
+from __future__ import annotations
+
+import asyncio
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from labd.simulators.devices.keysight_344xx import Dmm344xxSim
+from labd.simulators.physics import CalibratorModel, MultimeterModel
+
+
+@pytest.fixture
+def dmm_model(clock, rng):
+    calibrator = CalibratorModel(clock, rng, gain_error={"V": 0.0}, offset_error={"V": 0.0}, settle_time=0.0)
+    calibrator.program(5.0, "V", 0.0)
+    calibrator.operate(True)
+    return MultimeterModel(rng, calibrator, gain_error=0.0, offset_error=0.0, noise=1e-9)
+
+
+def _pymeasure(cls_path: str, address: str):
+    import importlib
+    module, _, name = cls_path.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    return cls(address, visa_library="@py", read_termination="\n", write_termination="\n", timeout=5000)
+
+
+async def test_pymeasure_hp34401a_configures_triggers_and_reads_the_34465a_simulator(serve, dmm_model):
+    async with serve(Dmm344xxSim(dmm_model), "visa") as (server, address):
+        def use() -> dict:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")      # pymeasure's deprecation notes for the MEAS properties
+                dmm = _pymeasure("pymeasure.instruments.hp.HP34401A", address)
+                out = {"idn": dmm.id}
+                dmm.function_ = "DCV"
+                out["function"] = dmm.function_
+                out["v"] = dmm.reading
+                dmm.range_ = 10
+                out["range"] = dmm.range_
+                dmm.autorange = True
+                out["autorange"] = dmm.autorange
+                dmm.nplc = 1
+                out["nplc"] = dmm.nplc
+                dmm.autozero_enabled = False
+                out["autozero"] = dmm.autozero_enabled
+                dmm.trigger_source = "BUS"
+                out["trigger_source"] = dmm.trigger_source
+                dmm.trigger_count = 3
+                dmm.sample_count = 2
+                out["counts"] = (dmm.trigger_count, dmm.sample_count)
+                dmm.init_trigger()
+                out["stored"] = dmm.stored_readings_count
+                out["fetched"] = dmm.stored_reading
+                out["terminals"] = dmm.terminals_used
+                out["scpi"] = dmm.scpi_version
+                dmm.displayed_text = "labd sim"
+                out["text"] = dmm.displayed_text
+                out["errors"] = dmm.check_errors() if hasattr(dmm, "check_errors") else []
+                dmm.adapter.close()
+                return out
+        got = await asyncio.to_thread(use)
+    assert got["idn"].startswith("Keysight Technologies,34465A")
+    assert got["v"] == pytest.approx(5.0, abs=1e-6)
+    assert got["function"] == "DCV" and got["range"] == pytest.approx(10) and got["autorange"] is True
+    assert got["nplc"] == pytest.approx(1) and got["autozero"] is False and got["trigger_source"] == "BUS"
+    assert [float(x) for x in got["counts"]] == [3.0, 2.0]
+    assert float(got["stored"]) == 6 and len(np.atleast_1d(got["fetched"])) == 6
+    assert got["terminals"] == "FRONT" and got["text"] == "labd sim"
+    assert not server.device.errors, server.device.errors
+
+
+async def test_pymeasure_agilent34410a_measures_every_function_it_knows(serve, dmm_model):
+    async with serve(Dmm344xxSim(dmm_model), "visa") as (server, address):
+        def use() -> list[float]:
+            dmm = _pymeasure("pymeasure.instruments.agilent.Agilent34410A", address)
+            values = [dmm.voltage_dc, dmm.voltage_ac, dmm.current_dc, dmm.current_ac, dmm.resistance,
+                      dmm.resistance_4w]
+            dmm.adapter.close()
+            return values
+        values = await asyncio.to_thread(use)
+    assert values[0] == pytest.approx(5.0, abs=1e-6)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in values)
+    assert not server.device.errors, server.device.errors
