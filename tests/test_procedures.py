@@ -233,13 +233,14 @@ async def test_a_stability_run_on_a_steady_source_reports_its_warm_up_apart_and_
     records = await Records(tmp_path / "labd.sqlite").open()
     try:
         async with simulated(speed=2000) as (config, instruments, lab, standards):
-            outcome, _ = await run_procedure("stability-run", {"duration_hours": "2", "interval": "30"}, lab=lab,
-                                             instruments=instruments, standards=standards, config=config,
-                                             records=records, run_id="steady")
+            outcome, ctx = await run_procedure("stability-run", {"duration_hours": "2", "interval": "30"}, lab=lab,
+                                               instruments=instruments, standards=standards, config=config,
+                                               records=records, run_id="steady")
     finally:
         await records.close()
     assert outcome.warm_up > 5 and 0 < outcome.warm_up_hours < 1
-    assert outcome.n + outcome.warm_up + outcome.excluded == 241
+    logged = [r for r in ctx.readings if r.role == "stability"]     # up to 241 slots (a busy machine skips some)
+    assert outcome.n + outcome.warm_up + outcome.excluded == len(logged) > 200
     assert not outcome.drift.significant
     assert len(outcome.chart.violations) < 0.05 * outcome.n
     assert "still settling" in outcome.table().title

@@ -76,7 +76,9 @@ async def test_pymeasure_hp34401a_configures_triggers_and_reads_the_34465a_simul
 async def test_pymeasure_agilent34410a_measures_every_function_it_knows(serve, dmm_model):
     async with serve(Dmm344xxSim(dmm_model), "visa") as (server, address):
         def use() -> list[float]:
-            dmm = _pymeasure("pymeasure.instruments.agilent.Agilent34410A", address)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)    # pymeasure: "whether this device supports SCPI"
+                dmm = _pymeasure("pymeasure.instruments.agilent.Agilent34410A", address)
             values = [dmm.voltage_dc, dmm.voltage_ac, dmm.current_dc, dmm.current_ac, dmm.resistance,
                       dmm.resistance_4w]
             dmm.adapter.close()

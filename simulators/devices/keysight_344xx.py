@@ -71,7 +71,7 @@ class Dmm344xxSim(ScpiDevice):
         self.command("ABORt", lambda p, q: None, False)
         self.command("*TRG", lambda p, q: None, False)
         self.command("FETCh", lambda p, q: self._fetch(), True)
-        self.command("READ", lambda p, q: (self._initiate(), self._fetch())[1], True)
+        self.command("READ", lambda p, q: self._read(), True)
         self.command("DATA:POINts", lambda p, q: f"+{len(self.memory)}", True)
         self.command("DISPlay[:STATe]", self._display)
         self.command("DISPlay[:WINDow1]:TEXT[:DATA]", self._display_text)
@@ -93,7 +93,8 @@ class Dmm344xxSim(ScpiDevice):
         self.autorange = {f: True for f in FUNCTIONS}
         self.nplc = {f: 10.0 for f in FUNCTIONS}
         self.zero_auto = True
-        self.trigger = {"source": "IMM", "count": 1.0, "delay": 0.001, "delay_auto": True}
+        self.trigger_source, self.trigger_count = "IMM", 1.0
+        self.trigger_delay, self.trigger_delay_auto = 0.001, True
         self.samples = 1
         self.memory: list[float] = []
         self.display_on, self.text = True, ""
@@ -109,7 +110,11 @@ class Dmm344xxSim(ScpiDevice):
         return OVERLOAD if not self.autorange[self.function] and abs(value) > 1.2 * rng else _e(value)
 
     def _initiate(self) -> None:
-        self.memory = [self._reading() for _ in range(int(self.trigger["count"]) * self.samples)]
+        self.memory = [self._reading() for _ in range(int(self.trigger_count) * self.samples)]
+
+    def _read(self) -> str:
+        self._initiate()
+        return self._fetch()
 
     def _fetch(self) -> str:
         if not self.memory:
@@ -149,14 +154,13 @@ class Dmm344xxSim(ScpiDevice):
         if not query:
             raise ScpiError(-113)
         self._conf_set(function, params, False)
-        self._initiate()
-        return self._fetch()
+        return self._read()
 
     def _conf_set(self, function: str, params: list[str], query: bool) -> str | None:
         if query:
             raise ScpiError(-113)
         self.function = function
-        self.trigger.update(source="IMM", count=1.0)
+        self.trigger_source, self.trigger_count = "IMM", 1.0
         self.samples = 1
         if params and params[0]:
             self._set_range(function, params[0])
@@ -232,32 +236,33 @@ class Dmm344xxSim(ScpiDevice):
 
     def _trigger_source(self, params: list[str], query: bool) -> str | None:
         if query:
-            return self.trigger["source"]
+            return self.trigger_source
         word = params[0].upper()
         source = {"IMM": "IMM", "IMMEDIATE": "IMM", "BUS": "BUS", "EXT": "EXT", "EXTERNAL": "EXT",
                   "INT": "INT", "INTERNAL": "INT"}.get(word)
         if source is None:
             raise ScpiError(-224)
-        self.trigger["source"] = source
+        self.trigger_source = source
         return None
 
     def _trigger_count(self, params: list[str], query: bool) -> str | None:
         if query:
-            return _e(self.trigger["count"])
-        self.trigger["count"] = 1e6 if params[0].upper() in ("INF", "INFINITY") else \
+            return _e(self.trigger_count)
+        self.trigger_count = 1e6 if params[0].upper() in ("INF", "INFINITY") else \
             number(params[0], default=1, minimum=1, maximum=1e6)
         return None
 
     def _trigger_delay(self, params: list[str], query: bool) -> str | None:
         if query:
-            return _e(self.trigger["delay"])
-        self.trigger.update(delay=number(params[0], default=0.001, minimum=0.0, maximum=3600.0), delay_auto=False)
+            return _e(self.trigger_delay)
+        self.trigger_delay = number(params[0], default=0.001, minimum=0.0, maximum=3600.0)
+        self.trigger_delay_auto = False
         return None
 
     def _trigger_delay_auto(self, params: list[str], query: bool) -> str | None:
         if query:
-            return "1" if self.trigger["delay_auto"] else "0"
-        self.trigger["delay_auto"] = boolean(params[0])
+            return "1" if self.trigger_delay_auto else "0"
+        self.trigger_delay_auto = boolean(params[0])
         return None
 
     def _sample_count(self, params: list[str], query: bool) -> str | None:
