@@ -155,3 +155,30 @@ async def test_plain_pyserial_client_gets_a_stable_weight(serve, sim, balance_mo
     value_field = reply[4:-4]
     assert len(value_field) == 10  # right-aligned in a 10-character field
     assert float(value_field) == pytest.approx(100.0, abs=0.0005)
+
+
+async def test_level_0_and_1_commands_answer_in_the_real_reply_formats(serve, sim, balance_model):
+    """I0 lists what is implemented (B lines, the last A); I3/I5/TA/TI/D/DW/I10 answer as MT-SICS says."""
+    import serial as pyserial
+    balance_model.place(20.0)
+    await balance_model.clock.sleep(10)
+    async with serve(sim, "pty") as (_, port):
+        def talk() -> dict[str, list[str]]:
+            link = pyserial.Serial(port, 9600, timeout=1.0)
+            out = {}
+            for command in ("I0", "I3", "I5", "TI", "TA", "TA 1.5 g", "TA 1.5 kg", "TAC", 'D "hello"', "D hello",
+                            "DW", 'I10 "Bench 2"', "I10", "XYZ"):
+                link.write(command.encode() + b"\r\n")
+                lines = [link.readline().decode().rstrip("\r\n")]
+                while command == "I0" and not lines[-1].startswith("I0 A"):
+                    lines.append(link.readline().decode().rstrip("\r\n"))
+                out[command] = lines
+            link.close()
+            return out
+        got = await asyncio.to_thread(talk)
+    assert got["I0"][0] == 'I0 B 0 "I0"' and got["I0"][-1] == 'I0 A 1 "I10"' and 'I0 B 1 "TA"' in got["I0"]
+    assert got["I3"][0].startswith('I3 A "') and got["I5"][0].startswith('I5 A "')
+    assert got["TI"][0].startswith("TI S ") and got["TI"][0].endswith(" g")
+    assert got["TA 1.5 g"] == ["TA A     1.5000 g"] and got["TA 1.5 kg"] == ["TA L"] and got["TAC"] == ["TAC A"]
+    assert got['D "hello"'] == ["D A"] and got["D hello"] == ["D L"] and got["DW"] == ["DW A"]
+    assert got['I10 "Bench 2"'] == ["I10 A"] and got["I10"] == ['I10 A "Bench 2"'] and got["XYZ"] == ["ES"]

@@ -87,3 +87,35 @@ async def test_pymeasure_agilent34410a_measures_every_function_it_knows(serve, d
     assert values[0] == pytest.approx(5.0, abs=1e-6)
     assert all(isinstance(v, float) and math.isfinite(v) for v in values)
     assert not server.device.errors, server.device.errors
+
+
+async def test_mettler_toledo_device_reads_identity_weights_zero_and_tare_from_the_mt_sics_simulator(serve, clock,
+                                                                                                      rng):
+    from labd.simulators.devices.mt_sics import MtSicsBalanceSim
+    from labd.simulators.physics import BalanceModel
+    balance = BalanceModel(clock, rng, capacity=220.0, d=0.0001, repeatability=0.0, settle_time=0.0)
+    balance.place(100.0)
+    async with serve(MtSicsBalanceSim(balance), "pty") as (server, port):
+        def use() -> dict:
+            import mettler_toledo_device as mtd
+            mtd.MettlerToledoDevice._RESET_DELAY = 0.0                    # its start-up pause: not needed here
+            dev = mtd.MettlerToledoDevice(port=port, timeout=2.0)
+            try:
+                out = {"level": dev.get_mtsics_level(), "data": dev.get_balance_data(),
+                       "version": dev.get_software_version(), "serial": dev.get_serial_number(),
+                       "id": dev.get_software_id(), "stable": dev.get_weight_stable(), "now": dev.get_weight()}
+                try:                                   # 100 g on the pan is beyond the zero range: ZI +
+                    dev.zero()
+                except mtd.MettlerToledoError as exc:
+                    out["loaded_zero"] = str(exc)
+                balance.remove_all()
+                out["zero"] = dev.zero()
+                return out
+            finally:
+                dev.close()
+        got = await asyncio.to_thread(use)
+    assert got["serial"] == "1126493049" and got["level"][0] == "01" and got["id"] == "1.2.3.4.5"
+    assert got["data"][-1] == "g" and got["version"]
+    assert got["stable"] == [pytest.approx(100.0, abs=1e-3), "g"]
+    assert got["now"][0] == pytest.approx(100.0, abs=1e-3) and got["now"][-1] in ("S", "D")
+    assert "Upper limit of zero setting range" in got["loaded_zero"] and got["zero"] in ("S", "D")
