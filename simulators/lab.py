@@ -158,11 +158,12 @@ class SimulatedLab:
             w.balances[iid] = balance
             return await self._serve(iid, MtSicsBalanceSim(balance, **ident), "pty")
         if cfg.driver == "fluke-5520a":
-            kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time", "serial"})
+            kw = _kwargs(iid, sim, {"gain_error", "offset_error", "settle_time", "serial", "mode"})
             ident = _identity(kw)
+            mode = str(kw.pop("mode", "COMP")).upper()          # "TERM": the RS-232 port's factory default
             calibrator = CalibratorModel(self.clock, self._rng(), **kw)
             w.calibrators[iid] = calibrator
-            return await self._serve(iid, Calibrator5520Sim(calibrator, **ident), "tcp")
+            return await self._serve(iid, Calibrator5520Sim(calibrator, mode=mode, **ident), "tcp")
         if cfg.driver == "keysight-344xx":
             kw = _kwargs(iid, sim, {"source", "gain_error", "offset_error", "noise", "serial"})
             ident = _identity(kw)

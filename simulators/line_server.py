@@ -50,6 +50,10 @@ class LineDevice:
     def busy_reply(self, line: str) -> str | None:
         return None
 
+    def prompt(self) -> str | None:
+        """Sent after each command's replies, without a terminator (a terminal-mode prompt such as `3> `)."""
+        return None
+
 
 @dataclass
 class Fault:
@@ -109,7 +113,8 @@ class LineServer:
                 if fault.mode == "no_reply":
                     continue
                 if fault.mode == "garbage":
-                    junk = bytes(random.randrange(33, 127) for _ in range(random.randint(1, 12)))
+                    # "~" first: random characters alone can spell a valid reply ("7" is a number)
+                    junk = b"~" + bytes(random.randrange(33, 127) for _ in range(random.randint(0, 11)))
                     send_raw(junk + self.device.reply_termination.encode())
                     continue
                 if fault.mode == "busy":
@@ -125,12 +130,14 @@ class LineServer:
             except Exception:  # a simulator bug must not look like an instrument fault
                 log.exception("%s: simulator failed on %r", self.name, line)
                 continue
-            if reply is None:
-                continue
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            for item in [reply] if isinstance(reply, str) else reply:
-                send_raw(self._encode(item))
+            if reply is not None:
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                for item in [reply] if isinstance(reply, str) else reply:
+                    send_raw(self._encode(item))
+            prompt = self.device.prompt()
+            if prompt is not None:
+                send_raw(prompt.encode(self.device.encoding, errors="replace"))
 
     @staticmethod
     def _split(buffer: bytearray) -> list[str]:

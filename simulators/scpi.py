@@ -139,6 +139,7 @@ class ScpiDevice(LineDevice):
     reply_termination = "\n"
     error_format = "{code:+d},\"{message}\""      # 34465A: +0,"No error"; others override
     no_error = "No error"
+    undefined = (-113, MESSAGES[-113])            # what an unknown header queues
 
     def __init__(self) -> None:
         self.commands: list[Command] = []
@@ -240,7 +241,7 @@ class ScpiDevice(LineDevice):
             if m is None:
                 continue
             if cmd.query is True and not query or cmd.query is False and query:
-                self.error(-113)
+                self.error(*self.undefined)
                 return None
             try:
                 return cmd.handler(params, query, *m.groups())
@@ -250,5 +251,5 @@ class ScpiDevice(LineDevice):
             except IndexError:
                 self.error(-109)
                 return None
-        self.error(-113)
+        self.error(*self.undefined)
         return None

@@ -147,3 +147,51 @@ async def test_the_dmm_budget_never_interpolates_across_the_calibrators_ranges()
         assert name in parts5
     # The stability has a floor: not a purely proportional term.
     assert parts5["calibrator stability"]["standard_uncertainty"] == pytest.approx((5e-6 * 5 + 1e-6) / 3 ** 0.5)
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])        # on its serial port, or through a serial–LAN gateway
+async def test_the_calibrator_in_term_mode_is_driven_through_its_echo_fault_lines_and_prompts(serve, instrument,
+                                                                                            cal_model, transport):
+    sim = Calibrator5520Sim(cal_model, mode="TERM")
+    async with serve(sim, transport) as (server, address):
+        async with instrument("fluke-5520a", address, options={"serial_mode": "term"}) as cal:
+            assert (await cal.identify()).startswith("FLUKE,5520A")
+            await cal.source(1.0, "V")
+            await cal.operate()
+            await cal.wait_settled(timeout=5)
+            assert await cal.is_operating() and cal_model.operating
+            assert await cal._send("BOGUS") == []                   # the fault line is read past, not taken as data
+            assert await cal.errors() == ["1300: Bad syntax"]
+            assert not cal_model.operating                           # that error forced standby, as on the real one
+        assert not cal_model.operating
+    assert sim.sequence > 5                                          # a prompt after every command
+
+
+async def test_the_calibrator_simulator_in_term_mode_speaks_as_the_terminal_does(cal_model):
+    """Echo, a fault line and the prompt `<n>> ` counting from 2 (MCUSH's F5520A driver checks the sequence)."""
+    from labd.simulators.line_server import LineServer
+    sim = Calibrator5520Sim(cal_model, mode="TERM")
+    server = LineServer(sim, "cal")
+    port = await server.start_tcp()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"*IDN?\r\n")
+        first = await reader.readuntil(b"> ")
+        writer.write(b"OUT 1 Q\r\n")
+        second = await reader.readuntil(b"> ")
+        writer.close()
+    finally:
+        await server.stop()
+    assert first == b"*IDN?\r\nFLUKE,5520A,9205101,1.9+1.3+2.0+*\r\n2> "
+    assert second == b"OUT 1 Q\r\nFault 1300: Bad syntax (REM)\r\n3> "
+
+
+async def test_the_calibrator_answers_the_488_2_common_commands(cal_model):
+    sim = Calibrator5520Sim(cal_model)
+    for command, reply in (("*ESR?", "0"), ("*STB?", "0"), ("*OPC?", "1"), ("*WAI", None), ("*OPC", None),
+                           ("*ESR?", "1"), ("*TST?", "0"), ("ERR?", '0,"No Error"')):
+        assert await sim.handle(command, None) == reply, command
+    await sim.handle("NONSENSE", None)
+    assert await sim.handle("*STB?", None) == "4" and await sim.handle("FAULT?", None) == "1300"
+    await sim.handle("*CLS", None)
+    assert await sim.handle("ERR?", None) == '0,"No Error"'

@@ -1,20 +1,30 @@
-"""Fluke 5520A/5522A-class multifunction calibrator over VISA.
+"""Fluke 5520A/5522A-class multifunction calibrator over VISA, or on its RS-232 port (directly or through a
+serial–LAN gateway) in either of the port's modes.
 
 Safety first: the output never comes on without an explicit `operate()`, the frequency is always sent
 (a new OUT inherits unspecified parameters from the previous one), and the driver goes to standby when it
 closes or when the caller fails inside `operating()`.
+
+The RS-232 port leaves the factory in TERM mode (`SP_SET?` → `9600,TERM,…`): it echoes each command, prints
+`Fault 1300: Bad syntax (REM)` lines and a prompt `<n>> ` after every command. With `serial_mode = "term"` the
+driver reads each exchange up to the prompt and keeps only the replies; errors are still taken from the error
+queue (`ERR?`), so the fault lines add nothing it would miss.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import time
+from dataclasses import replace
 from collections.abc import AsyncIterator
 
 from ..errors import InstrumentReportedError, InstrumentTimeout, OutOfRange, ProtocolError
 from ..kinds import MultifunctionCalibrator, Reading
 from ..transport import LineSettings
 from pydantic import Field
+from typing import Literal
 
 from .base import Driver, DriverOptions, parse_number
 
@@ -24,6 +34,11 @@ class Fluke5520Options(DriverOptions):
     max_v: float = Field(default=1020.0, gt=0)
     max_a: float = Field(default=20.5, gt=0)
     max_ohm: float = Field(default=1.1e9, gt=0)
+    # The RS-232 port's mode: "comp" (a computer: replies only) or "term" (the factory default: echo, fault lines
+    # and a prompt after every command).
+    serial_mode: Literal["comp", "term"] = "comp"
+
+log = logging.getLogger("labd.drivers")
 
 ISR_OPER = 1 << 0
 ISR_SETTLED = 1 << 12
@@ -47,6 +62,37 @@ class Fluke5520Calibrator(Driver, MultifunctionCalibrator):
     kind = "multifunction-calibrator"
     model = "Fluke 5520A/5522A"
     line_settings = LineSettings(write_termination="\n", read_termination="\n", timeout=3.0)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.options.serial_mode == "term":        # every exchange ends at the prompt, not at a line end
+            self.line.settings = replace(self.line.settings, read_termination="> ", write_termination="\r\n")
+
+    async def _send(self, command: str) -> list[str]:
+        """One command; its reply lines (none for a command that answers nothing)."""
+        if self.options.serial_mode == "comp":
+            if "?" in command.split(" ")[0]:
+                return [await self.line.query(command)]
+            await self.line.write(command)
+            return []
+        text = await self.line.query(command)      # echo, fault lines, replies, the prompt's number
+        lines = [x.strip() for x in re.split(r"[\r\n]+", text) if x.strip()]
+        if lines and lines[-1].isdigit():
+            lines.pop()
+        if lines and lines[0].upper() == command.upper():
+            lines.pop(0)
+        for fault in (x for x in lines if x.startswith("Fault ")):
+            log.info("%s: %s (after %r)", self.id, fault, command)
+        return [x for x in lines if not x.startswith("Fault ")]
+
+    async def _ask(self, command: str) -> str:
+        replies = await self._send(command)
+        if not replies:
+            raise ProtocolError(self.id, f"no reply to {command!r}", b"")
+        return replies[-1]
+
+    async def identify(self) -> str:
+        return (await self._ask("*IDN?")).strip()
 
     async def open(self) -> None:
         await super().open()
@@ -73,23 +119,23 @@ class Fluke5520Calibrator(Driver, MultifunctionCalibrator):
             command = f"OUT {value:.9g} OHM"
         else:
             command = f"OUT {value:.9g} {u}, {0.0 if frequency is None else frequency:.9g} HZ"
-        await self.line.write(command)
+        await self._send(command)
         await self._raise_errors(command)
 
     async def operate(self) -> None:
-        await self.line.write("OPER")
+        await self._send("OPER")
         await self._raise_errors("OPER")
 
     async def standby(self) -> None:
         """Standby, confirmed from the operate bit: the one command whose loss would leave a live output."""
-        await self.line.write("STBY")
+        await self._send("STBY")
         if await self.isr() & ISR_OPER:
-            await self.line.write("STBY")
+            await self._send("STBY")
             if await self.isr() & ISR_OPER:
                 raise InstrumentReportedError(self.id, "calibrator did not go to standby")
 
     async def isr(self) -> int:
-        return int(parse_number(self.id, await self.line.query("ISR?")))
+        return int(parse_number(self.id, await self._ask("ISR?")))
 
     async def is_operating(self) -> bool:
         return bool(await self.isr() & ISR_OPER)
@@ -107,7 +153,7 @@ class Fluke5520Calibrator(Driver, MultifunctionCalibrator):
         """Drain the error queue (`ERR?` until code 0)."""
         found = []
         for _ in range(32):
-            code, text = parse_error(self.id, await self.line.query("ERR?"))
+            code, text = parse_error(self.id, await self._ask("ERR?"))
             if code == 0:
                 break
             found.append(f"{code}: {text}")
@@ -128,7 +174,7 @@ class Fluke5520Calibrator(Driver, MultifunctionCalibrator):
             await asyncio.shield(self.standby())
 
     async def sample(self) -> list[Reading]:
-        line = await self.line.query("OUT?")
+        line = await self._ask("OUT?")
         fields = line.split(",")
         if len(fields) < 2:
             raise ProtocolError(self.id, "bad OUT? reply", line.encode("utf-8", "replace"))
