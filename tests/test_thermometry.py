@@ -161,3 +161,29 @@ async def test_hart_classic_disconnect_and_reconnect(serve, instrument, clock, r
             await well.temperature()
         await asyncio.sleep(0.3)
         assert (await well.temperature()).unit == "°C"
+
+
+async def test_the_new_reading_flag_is_as_the_manual_gives_it(readout):
+    """1 for a reading not read before, 0 when the same reading is fetched again; a new one every period."""
+    await readout.handle("FORMAT:STAMP ON", None)
+    assert await readout.handle("form:stam?", None) == "1"
+    first = await readout.handle("FETC? 1", None)
+    again = await readout.handle("FETCH? 1", None)
+    assert first.split(",")[0] == "1" and again.split(",")[0] == "0" and first.split(",")[2] == again.split(",")[2]
+    assert int(await readout.handle("STAT:MEAS?", None)) & 1 == 0
+    await readout.clock.sleep(readout.sample_period)
+    assert int(await readout.handle("STATUS:MEASUREMENT?", None)) & 1 == 1
+    assert (await readout.handle("MEAS? 1", None)).split(",")[0] == "1"
+    raw = await readout.handle("SENS1:DATA?", None)
+    assert raw.endswith(", 0.0000") and 100 < float(raw.split(",")[0]) < 140      # a Pt100's ohms
+    await readout.handle("FETC? 1;FETC? 2", None)                 # no compound commands on a 1529
+    assert await readout.handle("SYST:ERR?", None) == '-113,"Undefined header"'
+
+
+async def test_the_driver_never_records_the_same_reading_twice(serve, instrument, readout):
+    async with serve(readout) as (server, address), instrument("fluke-1529", address) as ro:
+        readings = [await ro.read(1) for _ in range(4)]
+    stamps = [r.raw for r in readings]
+    assert len(set(stamps)) == 4 and all(s.startswith("1,") for s in stamps)
+    # it asked again, while the channel had nothing new, rather than take the old reading
+    assert sum(c.startswith("FETC? 1") for c in server.commands) > 4

@@ -1,13 +1,17 @@
 """Fluke/Hart 1529 Chub-E4 class thermometer readout (SCPI-like, serial or VISA).
 
 At open the driver switches on the extended reading format (`FORM:STAM ON`, reset at power-up), so that
-`FETC? <ch>` answers `new,channel,value,unit,hh,mm,ss,yyyy,m,d` and every reading carries its unit.
+`FETC? <ch>` answers `new,channel,value,unit,hh,mm,ss,yyyy,m,d` and every reading carries its unit. A reading
+whose new flag is 0 was read before: the driver waits for the channel's next one, so polling faster than a
+channel updates never records the same reading twice.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import date
 
-from ..errors import ProtocolError
+from ..errors import InstrumentTimeout, ProtocolError
 from ..kinds import ProbeInfo, Reading, ThermometerReadout
 from ..transport import LineSettings
 from pydantic import Field
@@ -18,10 +22,19 @@ from .base import Driver, DriverOptions, parse_number
 class Fluke1529Options(DriverOptions):
     channel: int = Field(default=1, ge=1, le=4)            # the channel `temperature()` reads by default
     channels: list[int] = Field(default_factory=list)      # the channels a sample reads (default: `channel`)
+    # A reading is recorded once: when the channel has not taken a new one since it was last read (the new-reading
+    # flag is 0), the driver asks again every `fresh_poll` s, for up to `fresh_timeout` s.
+    fresh_timeout: float = Field(default=10.0, gt=0)
+    fresh_poll: float = Field(default=0.05, gt=0)
 
 UNITS = {"C": "°C", "F": "°F", "K": "K", "O": "Ω", "OHM": "Ω", "MV": "mV", "V": "V", "R": "ratio"}
 QUANTITIES = {"°C": "temperature", "°F": "temperature", "K": "temperature", "Ω": "resistance",
               "mV": "voltage", "V": "voltage", "ratio": "ratio"}
+
+
+def is_new(line: str) -> bool:
+    """The stamped reading's new-reading flag (1: not read before; 0: the same reading again)."""
+    return line.split(",", 1)[0].strip() == "1"
 
 
 def parse_stamped(instrument: str, line: str) -> Reading:
@@ -66,16 +79,24 @@ class Fluke1529Readout(Driver, ThermometerReadout):
         ch = self.default_channel if channel is None else channel
         if not 1 <= ch <= 4:
             raise ValueError(f"1529 channel must be 1..4, not {ch}")
-        reply = await self.line.query(f"FETC? {ch}")
-        if "," not in reply and reply.strip():
-            # A bare value: the readout lost the stamped format (power cycle). Switch it back on and ask again.
-            parse_number(self.id, reply)
-            await self.line.write("FORM:STAM ON")
+        deadline = time.monotonic() + self.options.fresh_timeout
+        while True:
             reply = await self.line.query(f"FETC? {ch}")
-        reading = parse_stamped(self.id, reply)
-        if reading.channel != ch:
-            raise ProtocolError(self.id, f"asked channel {ch}, got channel {reading.channel}", reading.raw.encode())
-        return reading
+            if "," not in reply and reply.strip():
+                # A bare value: the readout lost the stamped format (power cycle). Switch it back on, ask again.
+                parse_number(self.id, reply)
+                await self.line.write("FORM:STAM ON")
+                reply = await self.line.query(f"FETC? {ch}")
+            reading = parse_stamped(self.id, reply)
+            if reading.channel != ch:
+                raise ProtocolError(self.id, f"asked channel {ch}, got channel {reading.channel}",
+                                    reading.raw.encode())
+            if is_new(reply):
+                return reading
+            if time.monotonic() > deadline:
+                raise InstrumentTimeout(self.id, f"channel {ch} took no new reading within "
+                                                 f"{self.options.fresh_timeout:g} s")
+            await asyncio.sleep(self.options.fresh_poll)
 
     async def probe(self, channel: int) -> ProbeInfo:
         # The probe name mnemonic is not confirmed in a manual (INSTRUMENT-PROTOCOLS §3.1, [U]).
