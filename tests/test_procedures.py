@@ -287,7 +287,8 @@ async def test_stability_run_resumes_on_its_grid_after_a_crash(tmp_path):
     stab = [r for r in ctx.readings if r.role == "stability"]
     times = np.array([r.time for r in stab])
     slots = np.round((times - times[0]) / 60.0)
-    assert np.allclose((times - times[0]) / 60.0, slots, atol=0.2)       # on the grid, before and after
+    # on the grid, before and after: a slot is taken up to 0.4 of the interval late (after re-stabilising, say)
+    assert np.allclose((times - times[0]) / 60.0, slots, atol=0.41)
     assert len(set(slots)) == len(slots) and 57 <= slots.max() <= 60     # no duplicates; ends on time
     assert outcome.n + outcome.warm_up == len(stab) < 61 - 5        # a gap (and re-stabilising)
     assert any(e["event"] == "logging" and e["resumed_with"] == len(first) for e in ctx.events)

@@ -187,3 +187,34 @@ async def test_the_driver_never_records_the_same_reading_twice(serve, instrument
     assert len(set(stamps)) == 4 and all(s.startswith("1,") for s in stamps)
     # it asked again, while the channel had nothing new, rather than take the old reading
     assert sum(c.startswith("FETC? 1") for c in server.commands) > 4
+
+
+async def test_the_metrology_well_answers_its_scpi_set(block):
+    well = ScpiWellSim(block)
+    assert (await well.handle("*IDN?", None)).startswith("FLUKE,9142,")
+    await well.handle("*CLS", None)                                   # no -113 any more
+    assert await well.handle("SYST:ERR?", None) == '0,"No error"'
+    await well.handle("SOURCE:SPOINT 50", None)
+    assert float(await well.handle("sour:spo?", None)) == 50.0
+    temperature = float(await well.handle("SOUR:SENS:DATA? TEMP", None))
+    resistance = float(await well.handle("SOUR:SENS:DATA? RES", None))
+    assert 18 < temperature < 60 and 100 < resistance < 125                # a resistance, not the temperature
+    assert float(await well.handle("SOUR:STAB:DAT?", None)) >= 0.0
+    await well.handle("SOUR:STAB:LIM 20", None)                            # beyond 0.01 … 9.99
+    assert await well.handle("SYST:ERR?", None) == '-222,"Data out of range"'
+    await well.handle("OUTP:STAT 1", None)
+    await well.handle("*RST", None)                                        # output off after *RST
+    assert await well.handle("OUTP:STAT?", None) == "0"
+
+
+async def test_the_hart_classic_unit_can_end_its_replies_with_cr_only(serve, instrument, block):
+    sim = HartClassicSim(block, duplex_full=False)
+    async with serve(sim) as (server, address), instrument("hart-classic", address,
+                                                          options={"duplex": "half"}) as well:
+        await sim.handle("lf=of", None)
+        assert sim.reply_termination == "\r"
+        assert await sim.handle("lf", None) == "lf: off"
+        reading = await well.temperature()
+        assert 15 < reading.value < 60
+        await sim.handle("lf=on", None)
+        assert 15 < (await well.temperature()).value < 60

@@ -119,3 +119,23 @@ async def test_mettler_toledo_device_reads_identity_weights_zero_and_tare_from_t
     assert got["stable"] == [pytest.approx(100.0, abs=1e-3), "g"]
     assert got["now"][0] == pytest.approx(100.0, abs=1e-3) and got["now"][-1] in ("S", "D")
     assert "Upper limit of zero setting range" in got["loaded_zero"] and got["zero"] in ("S", "D")
+
+
+async def test_pymeasure_fluke7341_sets_and_reads_the_classic_hart_simulator_on_a_serial_line(serve, clock, rng):
+    from labd.simulators.devices.temperature_sources import HartClassicSim
+    from labd.simulators.physics import ThermalBlock
+    block = ThermalBlock(clock, rng, tau=20.0, noise=0.001)
+    async with serve(HartClassicSim(block, model="7341", firmware="1.00", duplex_full=False), "pty") as (_, port):
+        def use() -> dict:
+            from pymeasure.instruments.fluke import Fluke7341
+            bath = Fluke7341(f"ASRL{port}::INSTR", visa_library="@py")
+            out = {"id": bath.id}
+            bath.set_point = 37.5
+            out["set_point"] = bath.set_point
+            out["temperature"] = bath.temperature
+            bath.adapter.close()
+            return out
+        got = await asyncio.to_thread(use)
+    assert got["id"] == "Fluke,7341,NA,1.00"
+    assert got["set_point"] == pytest.approx(37.5) and block.set_point == pytest.approx(37.5)
+    assert 10 < got["temperature"] < 60

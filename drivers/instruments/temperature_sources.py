@@ -114,7 +114,9 @@ class HartClassicSource(_Source):
     Options = HartClassicOptions
     """Classic Hart protocol. With duplex FULL (the 9140's default) every command is echoed before the reply."""
     model = "Hart classic dry-well / bath"
-    line_settings = LineSettings(write_termination="\r", read_termination="\n", timeout=2.0)
+    # Replies end with CR, then LF unless the unit's linefeed is off (`lf=of`): reading up to the CR takes
+    # both, the LF left over is stripped from the next line (protocol notes §4.1, 9102S: CR-only replies).
+    line_settings = LineSettings(write_termination="\r", read_termination="\r", timeout=2.0)
 
     @property
     def echo(self) -> bool:

@@ -48,7 +48,7 @@ class Readout1529Sim(ScpiDevice):
         for head in ("FETCh", "MEASure", "READ"):
             self.command(head, self._fetch, True)
         self.command("FORMat:STAMp", self._stamp)
-        self.command("SENSe<n>:DATA", self._raw, True)
+        self.command("SENSe<n>:DATa", self._raw, True)
         self.command("STATus:MEASurement[:EVENt]", lambda p, q: str(self._fresh_bits()), True)
         self.command("CALCulate<n>:CONVersion:NAME", lambda p, q, n: f'"{self._name(n)}"', True)
         self.command("CALibrate<n>:DATE:CALibrate", lambda p, q, n: "2026,3,14", True)
