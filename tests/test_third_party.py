@@ -139,3 +139,26 @@ async def test_pymeasure_fluke7341_sets_and_reads_the_classic_hart_simulator_on_
     assert got["id"] == "Fluke,7341,NA,1.00"
     assert got["set_point"] == pytest.approx(37.5) and block.set_point == pytest.approx(37.5)
     assert 10 < got["temperature"] < 60
+
+
+async def test_minimalmodbus_reads_the_ambient_transmitter_simulator_over_rtu(tmp_path, clock, rng):
+    """XY-MD02 map: input registers 1 and 2 (function 4), temperature and humidity ×10, signed."""
+    from labd.simulators.modbus_ambient import ModbusAmbientSim
+    from labd.simulators.physics import AmbientModel
+    room = AmbientModel(clock, rng, temperature=27.5, humidity=61.0, swing=0.0, wander=0.0)
+    sim = ModbusAmbientSim(room)
+    path = await sim.start_rtu(tmp_path)
+    try:
+        def use() -> tuple[float, float]:
+            import minimalmodbus
+            sensor = minimalmodbus.Instrument(path, 1)
+            sensor.serial.baudrate, sensor.serial.timeout = 9600, 1.0
+            try:
+                return (sensor.read_register(1, 1, functioncode=4, signed=True),
+                        sensor.read_register(2, 1, functioncode=4))
+            finally:
+                sensor.serial.close()
+        temperature, humidity = await asyncio.to_thread(use)
+    finally:
+        await sim.stop()
+    assert temperature == pytest.approx(27.5, abs=0.1) and humidity == pytest.approx(61.0, abs=0.1)
