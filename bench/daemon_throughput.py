@@ -48,7 +48,10 @@ def simulators(conn, n: int) -> None:
         rng = np.random.default_rng(0)
         ports = []
         for i in range(n):
-            server = LineServer(Readout1529Sim(SimClock(1.0), {1: Probe(None, (0.0,), 0.001, rng)}), f"r{i}")
+            # sample_period 0: a new reading at every FETC?, so the driver never waits for a fresh one and the
+            # bench measures the daemon, not the readout's update rate
+            server = LineServer(Readout1529Sim(SimClock(1.0), {1: Probe(None, (0.0,), 0.001, rng)},
+                                               sample_period=0.0), f"r{i}")
             ports.append(await server.start_tcp())
         conn.send(ports)
         await asyncio.Event().wait()
