@@ -162,3 +162,35 @@ async def test_minimalmodbus_reads_the_ambient_transmitter_simulator_over_rtu(tm
     finally:
         await sim.stop()
     assert temperature == pytest.approx(27.5, abs=0.1) and humidity == pytest.approx(61.0, abs=0.1)
+
+
+async def test_qcodes_keysight34465a_initialises_and_drives_the_34465a_simulator(serve, dmm_model):
+    """QCoDeS asks *OPT? and SYST:LFR? at init (it failed there before), then the SENSe and TRIGger trees."""
+    async with serve(Dmm344xxSim(dmm_model), "visa") as (server, address):
+        def use() -> dict:
+            from qcodes.instrument_drivers.Keysight import Keysight34465A
+            dmm = Keysight34465A("sim_dmm", address, visalib="@py", terminator="\n")
+            try:
+                out = {"idn": dmm.IDN(), "dig": dmm.has_DIG, "mem": dmm.has_MEM, "v": dmm.volt()}
+                dmm.NPLC(1)
+                dmm.autorange("OFF")
+                dmm.range(10)
+                dmm.autozero("OFF")
+                dmm.trigger.source("BUS")
+                dmm.sample.count(3)
+                dmm.display.text("labd")
+                out.update(nplc=dmm.NPLC(), autorange=dmm.autorange(), range=dmm.range(),
+                           autozero=dmm.autozero(), source=dmm.trigger.source(), count=dmm.sample.count(),
+                           text=dmm.display.text(), function=dmm.sense_function())
+                dmm.sense_function("4 Wire Resistance")
+                out["resistance_function"] = dmm.sense_function()
+                return out
+            finally:
+                dmm.close()
+        got = await asyncio.to_thread(use)
+    assert got["idn"]["model"] == "34465A" and got["dig"] and got["mem"]
+    assert got["v"] == pytest.approx(5.0, abs=1e-6)
+    assert got["nplc"] == 1 and got["autorange"] == "OFF" and got["range"] == 10 and got["autozero"] == "OFF"
+    assert got["source"] == "BUS" and got["count"] == 3 and got["text"] == "labd"
+    assert got["function"] == "DC Voltage" and got["resistance_function"] == "4 Wire Resistance"
+    assert not server.device.errors, server.device.errors

@@ -79,7 +79,7 @@ class Dmm344xxSim(ScpiDevice):
         self._measure = re.compile(rf"^:?MEAS(?:URE)?:{func}$")
         self._conf = re.compile(rf"^:?CONF(?:IGURE)?:{func}$")
         self._setting = re.compile(rf"^:?(?:SENS(?:E)?:)?{func}:(RANG(?:E)?(?::AUTO)?|NPLC(?:YCLES)?|"
-                                   rf"ZERO:AUTO|RES(?:OLUTION)?)$")
+                                   rf"ZERO:AUTO|RES(?:OLUTION)?|APER(?:TURE)?(?::ENAB(?:LED)?)?)$")
 
     def identity(self) -> str:
         return f"Keysight Technologies,{self.name},{self.serial},A.02.16-02.40-02.16-00.51-03-01"
@@ -92,6 +92,8 @@ class Dmm344xxSim(ScpiDevice):
         self.ranges = {f: spec[1] for f, spec in FUNCTIONS.items()}
         self.autorange = {f: True for f in FUNCTIONS}
         self.nplc = {f: 10.0 for f in FUNCTIONS}
+        self.aperture = {f: 0.1 for f in FUNCTIONS}
+        self.aperture_on = {f: False for f in FUNCTIONS}
         self.zero_auto = True
         self.trigger_source, self.trigger_count = "IMM", 1.0
         self.trigger_delay, self.trigger_delay_auto = 0.001, True
@@ -196,6 +198,17 @@ class Dmm344xxSim(ScpiDevice):
             if value not in NPLCS:
                 raise ScpiError(-222)
             self.nplc[function] = value
+            return None
+        if setting.startswith("APER"):                   # [C] QCoDeS aperture_mode / aperture_time
+            if setting.endswith(("ENAB", "ENABLED")):
+                if query:
+                    return "1" if self.aperture_on[function] else "0"
+                self.aperture_on[function] = boolean(params[0])
+                return None
+            if query:
+                return _e(self.aperture[function])
+            self.aperture[function] = number(params[0], default=0.1, minimum=2e-5, maximum=1.0)
+            self.aperture_on[function] = True
             return None
         if setting == "ZERO:AUTO":
             if query:
