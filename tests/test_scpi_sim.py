@@ -89,3 +89,18 @@ async def test_min_max_def_and_the_measurement_subsystem(dmm):
     await ask(dmm, "*RST")
     assert await ask(dmm, "FUNC?") == '"VOLT"'
     assert await ask(dmm, "SYST:ERR?") == '+0,"No error"'
+
+
+async def test_a_bus_trigger_waits_for_trg(dmm):
+    await ask(dmm, "TRIG:SOUR BUS;COUN 2;:SAMP:COUN 3;:INIT")
+    assert await ask(dmm, "DATA:POIN?") == "+0"
+    await ask(dmm, "*TRG")
+    assert await ask(dmm, "DATA:POIN?") == "+3"
+    await ask(dmm, "FETC?")                              # one trigger still to come: no answer yet
+    assert await ask(dmm, "SYST:ERR?") == '-230,"Data corrupt or stale"'
+    await ask(dmm, "*TRG")
+    assert len((await ask(dmm, "FETC?")).split(",")) == 6
+    await ask(dmm, "*TRG")                               # not armed any more
+    await ask(dmm, "READ?")                              # READ? with a bus trigger can never complete
+    assert await ask(dmm, "SYST:ERR?") == '-211,"Trigger ignored"'
+    assert await ask(dmm, "SYST:ERR?") == '-214,"Trigger deadlock"'

@@ -53,6 +53,9 @@ async def test_pymeasure_hp34401a_configures_triggers_and_reads_the_34465a_simul
                 dmm.sample_count = 2
                 out["counts"] = (dmm.trigger_count, dmm.sample_count)
                 dmm.init_trigger()
+                out["armed"] = dmm.stored_readings_count        # nothing until the bus triggers come
+                for _ in range(3):
+                    dmm.write("*TRG")
                 out["stored"] = dmm.stored_readings_count
                 out["fetched"] = dmm.stored_reading
                 out["terminals"] = dmm.terminals_used
@@ -68,6 +71,7 @@ async def test_pymeasure_hp34401a_configures_triggers_and_reads_the_34465a_simul
     assert got["function"] == "DCV" and got["range"] == pytest.approx(10) and got["autorange"] is True
     assert got["nplc"] == pytest.approx(1) and got["autozero"] is False and got["trigger_source"] == "BUS"
     assert [float(x) for x in got["counts"]] == [3.0, 2.0]
+    assert float(got["armed"]) == 0
     assert float(got["stored"]) == 6 and len(np.atleast_1d(got["fetched"])) == 6
     assert got["terminals"] == "FRONT" and got["text"] == "labd sim"
     assert not server.device.errors, server.device.errors

@@ -68,8 +68,8 @@ class Dmm344xxSim(ScpiDevice):
         self.command("TRIGger:DELay:AUTO", self._trigger_delay_auto)
         self.command("SAMPle:COUNt", self._sample_count)
         self.command("INITiate[:IMMediate]", lambda p, q: self._initiate(), False)
-        self.command("ABORt", lambda p, q: None, False)
-        self.command("*TRG", lambda p, q: None, False)
+        self.command("ABORt", lambda p, q: self._abort(), False)
+        self.command("*TRG", lambda p, q: self._bus_trigger(), False)
         self.command("FETCh", lambda p, q: self._fetch(), True)
         self.command("READ", lambda p, q: self._read(), True)
         self.command("DATA:POINts", lambda p, q: f"+{len(self.memory)}", True)
@@ -99,6 +99,7 @@ class Dmm344xxSim(ScpiDevice):
         self.trigger_delay, self.trigger_delay_auto = 0.001, True
         self.samples = 1
         self.memory: list[float] = []
+        self.triggers_left = 0
         self.display_on, self.text = True, ""
         self.impedance_auto, self.bandwidth = False, 20.0
 
@@ -112,13 +113,32 @@ class Dmm344xxSim(ScpiDevice):
         return OVERLOAD if not self.autorange[self.function] and abs(value) > 1.2 * rng else _e(value)
 
     def _initiate(self) -> None:
+        """INIT: with an immediate trigger the readings are taken at once; with BUS (or EXT) the meter waits
+        for *TRG and takes the samples of one trigger each time (34465A manual, TRIGger:SOURce)."""
+        self.memory = []
+        if self.trigger_source in ("BUS", "EXT"):
+            self.triggers_left = int(self.trigger_count)
+            return
         self.memory = [self._reading() for _ in range(int(self.trigger_count) * self.samples)]
 
+    def _bus_trigger(self) -> None:
+        if self.trigger_source != "BUS" or self.triggers_left <= 0:
+            raise ScpiError(-211, "Trigger ignored")
+        self.memory += [self._reading() for _ in range(self.samples)]
+        self.triggers_left -= 1
+
+    def _abort(self) -> None:
+        self.triggers_left = 0
+
     def _read(self) -> str:
+        if self.trigger_source in ("BUS", "EXT"):
+            raise ScpiError(-214, "Trigger deadlock")   # READ? with a bus trigger can never complete
         self._initiate()
         return self._fetch()
 
     def _fetch(self) -> str:
+        if self.triggers_left > 0:
+            raise ScpiError(-230)            # still waiting for triggers: the real meter would not answer yet
         if not self.memory:
             raise ScpiError(-230)
         return ",".join(self._formatted(v) for v in self.memory)
