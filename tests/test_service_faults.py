@@ -154,7 +154,7 @@ async def test_sigterm_leaves_the_instruments_safe_and_marks_the_run_interrupted
             await client.subscribe(f"{ROOT}/#", qos=1)
             # Enough repetitions that the run is still measuring when the signal comes.
             await send(client, id="c1", action="start", operator="demo", procedure="thermometer-calibration",
-                       params={**QUICK, "repetitions": 40})
+                       params={**QUICK, "repetitions": 400})
             answering = asyncio.create_task(_answer_prompts_until(client, "/result"))
             await _wait_db(db, "SELECT COUNT(*) FROM readings WHERE role = 'reference'")
             proc.send_signal(signal.SIGTERM)
