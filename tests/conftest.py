@@ -89,6 +89,16 @@ def mosquitto():
 
 
 @pytest.fixture
+def postgres():
+    """A real PostgreSQL (Debian's) on loopback, a throwaway cluster; `.stop()` / `.start()` keep its data."""
+    from .realparts import PostgreSQL
+    server = PostgreSQL()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def victoria():
     """A real VictoriaMetrics accepting the InfluxDB v2 write API; `.stop()` / `.start()` keep its data."""
     from .realparts import VictoriaMetrics

@@ -5,6 +5,8 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto mosquitto-clients)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# Central records (issue 19): Debian's PostgreSQL server, started by the fixtures as a throwaway cluster.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # Documents: Pango for WeasyPrint's PDFs, poppler's pdftoppm/pdftotext for the tests that read them back.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 ldconfig -p | grep -q 'libpango-1.0.so' || need+=(libpango-1.0-0 libpangoft2-1.0-0)

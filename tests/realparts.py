@@ -135,3 +135,60 @@ class VictoriaMetrics(Server):
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as resp:
             return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
 
+
+
+class PostgreSQL(Server):
+    """Debian's PostgreSQL: a throwaway cluster (initdb, trust on loopback), run as the postgres user (it
+    refuses to run as root). `.stop()` / `.start()` keep its data, to play an outage of the central records."""
+
+    BIN = Path("/usr/lib/postgresql")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = self.dir / "data"
+        self.data.mkdir()
+        shutil.chown(self.data, "postgres")
+        shutil.chown(self.dir, "postgres")
+        self._as_postgres([str(self._bin("initdb")), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                           "--no-sync", "-E", "UTF8"])
+
+    @classmethod
+    def _bin(cls, name: str) -> Path:
+        versions = sorted(cls.BIN.glob("*/bin/" + name), key=lambda p: int(p.parts[-3]))
+        if not versions:
+            raise RuntimeError(f"no PostgreSQL {name} under {cls.BIN} (tests/install-real-parts.sh installs it)")
+        return versions[-1]
+
+    def _as_postgres(self, argv: list[str]) -> None:
+        wrapped = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(argv)] if os.geteuid() == 0 else argv
+        subprocess.run(wrapped, check=True, capture_output=True)
+
+    def command(self) -> list[str]:
+        argv = [str(self._bin("postgres")), "-D", str(self.data), "-p", str(self.port), "-k", str(self.dir),
+                "-h", "127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off"]
+        return ["su", "postgres", "-s", "/bin/sh", "-c", "exec " + " ".join(argv)] if os.geteuid() == 0 else argv
+
+    def start(self) -> None:
+        super().start()
+        deadline = time.monotonic() + 20
+        while True:           # the port accepts before the server takes connections
+            probe = subprocess.run([str(self._bin("pg_isready")), "-h", "127.0.0.1", "-p", str(self.port)],
+                                   capture_output=True)
+            if probe.returncode == 0 or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT): open connections are cut, as a network outage would."""
+        if self.proc is not None:
+            subprocess.run(["pkill", "-INT", "-P", str(self.proc.pid)], capture_output=True)
+            self.proc.send_signal(2)
+        super().stop()
+
+    def createdb(self, name: str) -> str:
+        subprocess.run([str(self._bin("createdb")), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+                       check=True, capture_output=True)
+        return self.url(name)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

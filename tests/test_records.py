@@ -233,3 +233,99 @@ async def test_no_document_or_export_from_records_that_fail_verification(tmp_pat
         load(path, "r1")
     with RecordsReader(path) as reader, pytest.raises(ReportError, match="fail verification"):
         export_run(reader, "r1", "json")
+
+
+# --- the writer process (issue 18: the records writer out of the interpreter that serves the instruments) -------
+def _writer_libraries(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as maps:
+        return maps.read()
+
+
+async def test_the_writer_gets_plain_values_and_never_imports_the_procedures_or_numpy(tmp_path):
+    """A numpy scalar or an Event enum sent to the writer made it import numpy (through labd.procedures) to unpickle
+    them: a second's stall of every record, which failed the fifty-starts test on a loaded machine."""
+    import numpy as np
+
+    from labd.procedures.events import Event
+    store = await Records(tmp_path / "labd.sqlite").open()
+    await store.create_run(run_id="r1", procedure="p", version="1", operator="demo", station="s", params={},
+                           resolved={}, simulated=True)
+    r = RecordedReading(np.float64(1.7e9), "ref_readout", "temperature", np.float64(30.5), "°C", "30.5",
+                        np.float64(30.49), np.int64(2), "reference")
+    await store.reading("r1", 1, r)
+    store.event("r1", np.int64(1), np.float64(1.7e9), Event.STATE, {"state": "completed"})
+    await store.flush()
+    assert store.writer_pid is not None and "numpy" not in _writer_libraries(store.writer_pid)
+    await store.close()
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        row = reader.readings("r1")[0]
+        assert (row["value"], row["corrected"], row["point"]) == (30.5, 30.49, 2)
+        assert [e["data"] for e in reader.events("r1", "state")] == [{"state": "completed"}]
+        assert reader.verify().ok
+
+
+async def test_a_killed_writer_fails_every_waiting_record_and_the_service_sees_it(tmp_path):
+    import os
+    import signal
+
+    from labd.daemon.records import RecordsError
+    store = await Records(tmp_path / "labd.sqlite").open()
+    await store.create_run(run_id="r1", procedure="p", version="1", operator="demo", station="s", params={},
+                           resolved={}, simulated=True)
+    assert store.writing
+    os.kill(store.writer_pid, signal.SIGKILL)
+    with pytest.raises(RecordsError, match="writer stopped|not open|closed"):
+        for i in range(1000):                 # the first ones may be queued before the loss is noticed
+            await store.reading("r1", 1, _reading(i))
+    assert not store.writing
+    await store.close()
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        assert reader.verify().ok                       # what was committed stays, chained
+
+
+async def test_readings_committed_before_the_daemon_is_killed_are_all_there(tmp_path):
+    """The daemon dies (SIGKILL, no goodbye): every reading whose record() returned is in the database, in order,
+    and the chain with its head verifies."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    script = f"""
+import asyncio, os, signal, sys
+from labd.daemon.records import Records
+from labd.procedures import RecordedReading
+async def main():
+    store = await Records({str(tmp_path / 'labd.sqlite')!r}).open()
+    await store.create_run(run_id="r1", procedure="p", version="1", operator="demo", station="s", params={{}},
+                           resolved={{}}, simulated=True)
+    for i in range(10_000):
+        await store.reading("r1", 1, RecordedReading(1.7e9 + i, "x", "temperature", float(i), "°C"))
+        print(i, flush=True)
+asyncio.run(main())
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    last = -1
+    for line in child.stdout:
+        last = int(line)
+        if last == 300:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    await asyncio.sleep(0.5)                       # the orphaned writer commits what it had, then sees EOF
+    with RecordsReader(tmp_path / "labd.sqlite") as reader:
+        values = [r["value"] for r in reader.readings("r1")]
+        assert values[:last + 1] == [float(i) for i in range(last + 1)] and values == sorted(values)
+        assert reader.verify().ok
+
+
+def test_the_head_is_rewritten_in_place_and_reads_back(tmp_path):
+    from labd.daemon.records.seal import HEAD_SIZE, Seal
+    seal = Seal.open(tmp_path / "keys", create=True)
+    records = tmp_path / "labd.sqlite"
+    for seq in range(1, 50):
+        head = seal.sign("rec-1", seq, f"{seq:064x}")
+        seal.write_head(records, head)
+        assert seal.read_head(records) == head
+        assert seal.head_path(records).stat().st_size == HEAD_SIZE
+    seal.close()

@@ -151,7 +151,7 @@ def test_a_run_on_a_simulated_date_is_named_and_documented_by_that_date(tmp_path
                           cwd=REPO, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     (folder,) = (tmp_path / "runs").iterdir()
-    assert folder.name.startswith("20260302-")
+    assert folder.name.startswith("bench-1-20260302-")
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         (run,) = reader.runs()
         first = reader.readings(run.run_id)[0]["time"]

@@ -198,3 +198,32 @@ async def test_the_broker_going_away_mid_run_loses_nothing(tmp_path, mosquitto):
     with RecordsReader(tmp_path / "labd.sqlite") as reader:
         assert reader.run(run_id).state == "completed"
         assert len([r for r in reader.readings(run_id) if r["role"] == "unit under test"]) == 3
+
+
+async def test_live_readings_are_coalesced_per_channel_and_each_channel_keeps_its_latest(mosquitto):
+    """Issue 18: one message per instrument channel per publish tick, on the documented topics; two channels of
+    one readout never replace each other's value."""
+    from labd.daemon.service.mqtt import Bus
+    bus = Bus(mosquitto.url("labd"), ROOT, identifier="labd-coalesce", on_command=lambda *a: asyncio.sleep(0),
+              live_interval=0.3)
+    task = asyncio.create_task(bus.run())
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        async with tablet(mosquitto) as client:
+            await client.subscribe(f"{ROOT}/instruments/#", qos=0)
+            await asyncio.sleep(0.2)
+            for i in range(10):
+                for channel in (1, 2):
+                    bus.live(f"instruments/ref_readout/{channel}/temperature", {"value": channel * 100 + i},
+                             key=("ref_readout", channel, "temperature"))
+            got: dict[str, list] = {}
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with asyncio.timeout(1.5):
+                    async for m in client.messages:
+                        got.setdefault(str(m.topic), []).append(json.loads(m.payload)["value"])
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert got == {f"{ROOT}/instruments/ref_readout/1/temperature": [109],
+                   f"{ROOT}/instruments/ref_readout/2/temperature": [209]}
+    assert bus.coalesced == 18 and bus.dropped == 0

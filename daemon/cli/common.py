@@ -33,8 +33,19 @@ def config(path: str | None, *, quiet: bool = False) -> Config:
 
 config_option = click.option("--config", "config_dir", type=click.Path(), default=None,
                              help="Configuration folder (default: $LABD_CONFIG, /etc/labd, or the example lab).")
-records_option = click.option("--records", type=click.Path(dir_okay=False), default=None,
+def _local_records(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and value.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("this command writes or reads a bench's own records file; the central records "
+                                 "(postgresql://…) are written by replication and read by labd runs, report, "
+                                 "export and audit verify")
+    return value
+
+
+records_option = click.option("--records", type=click.Path(dir_okay=False), default=None, callback=_local_records,
                               help="Records database (default: [lab] records under the data folder).")
+central_records_option = click.option("--records", type=str, default=None,
+                                      help="Records database (default: [lab] records under the data folder), or the "
+                                           "lab's central records: postgresql://…")
 
 
 def read_secret(prompt: str, *, twice: bool = False) -> str:

@@ -1,15 +1,19 @@
 """The record: `labd runs`, `labd export`, `labd report`, `labd audit verify`."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from labd.daemon.config import documents_dir, keys_dir, records_path
-from labd.daemon.records import RecordsError, RecordsReader
+from labd.daemon.records import RecordsError, RecordsReader, RunSummary
+from labd.daemon.records.central import CentralRecords, is_central
 
-from .common import config as load, config_option, console, err_console, read_secret, records_option
+from .common import (central_records_option, config as load, config_option, console, err_console, read_secret,
+                     records_option)
 
 
 def _reader(config_dir: str | None, records: str | None) -> RecordsReader:
@@ -20,23 +24,69 @@ def _reader(config_dir: str | None, records: str | None) -> RecordsReader:
         raise click.ClickException(str(exc)) from None
 
 
+def _central(config_dir: str | None, records: str | None, keys: tuple[str, ...] = ()) -> CentralRecords | None:
+    """The central records when `--records` is a postgresql:// URL: keys from `--keys`, else this bench's."""
+    if not is_central(records):
+        return None
+    config = load(config_dir)
+    folders = [Path(k) for k in keys] or [keys_dir(config) or records_path(config).parent / "keys"]
+    try:
+        return CentralRecords(str(records), folders)
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _run_reader(config_dir: str | None, records: str | None, run_id: str,
+                keys: tuple[str, ...] = ()) -> Iterator[RecordsReader]:
+    """The reader holding `run_id`: this bench's records, or the station's in the central records."""
+    central = _central(config_dir, records, keys)
+    if central is None:
+        with _reader(config_dir, records) as reader:
+            yield reader
+        return
+    with central:
+        try:
+            reader = central.reader_of(run_id)
+        except RecordsError as exc:
+            raise click.ClickException(str(exc)) from None
+        yield reader
+
+
+keys_option = click.option("--keys", "keys", multiple=True, type=click.Path(file_okay=False),
+                           help="With central records: a folder holding copies of the stations' records keys "
+                                "(*.key; repeatable). Default: this bench's keys folder.")
+
+
 @click.command()
 @config_option
-@records_option
+@central_records_option
 def runs(config_dir, records) -> None:
     """List the recorded runs and their states."""
+    central = _central(config_dir, records)
+    if central is not None:
+        with central:
+            try:
+                listed = central.runs()
+                counts = {k: v for s in central.stations() for k, v in central.station(s.station).reading_counts().items()}
+            except RecordsError as exc:
+                raise click.ClickException(str(exc)) from None
+            _runs_table(f"Runs in {central.path}", listed, counts)
+        return
     with _reader(config_dir, records) as reader:
-        summaries = reader.runs()
-        counts = reader.reading_counts()
-        # Run ids are what `labd report` and `labd export` take: never cut, whatever the terminal's width.
-        table = Table(title=f"Runs in {reader.path}", title_justify="left")
-        table.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in summaries), default=3))
-        for col in ("procedure", "operator", "state", "attempts", "readings"):
-            table.add_column(col, overflow="fold")
-        for r in summaries:
-            table.add_row(r.run_id, f"{r.procedure} {r.version}", r.operator, r.state, str(r.attempt),
-                          str(counts.get(r.run_id, 0)))
-        console.print(table)
+        _runs_table(f"Runs in {reader.path}", [(r.station, r) for r in reader.runs()], reader.reading_counts())
+
+
+def _runs_table(title: str, listed: list[tuple[str, RunSummary]], counts: dict[str, int]) -> None:
+    # Run ids are what `labd report` and `labd export` take: never cut, whatever the terminal's width.
+    table = Table(title=title, title_justify="left")
+    table.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for _, r in listed), default=3))
+    for col in ("station", "procedure", "operator", "state", "attempts", "readings"):
+        table.add_column(col, overflow="fold")
+    for station, r in listed:
+        table.add_row(r.run_id, station, f"{r.procedure} {r.version}", r.operator, r.state, str(r.attempt),
+                      str(counts.get(r.run_id, 0)))
+    console.print(table)
 
 
 @click.command()
@@ -44,11 +94,12 @@ def runs(config_dir, records) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File (default: stdout).")
 @config_option
-@records_option
-def export(run_id, fmt, output, config_dir, records) -> None:
+@central_records_option
+@keys_option
+def export(run_id, fmt, output, config_dir, records, keys) -> None:
     """Export a run's readings (CSV) or its whole record (JSON: run, readings, events, results)."""
     from labd.daemon.documents import ReportError, export_run
-    with _reader(config_dir, records) as reader:
+    with _run_reader(config_dir, records, run_id, keys) as reader:
         try:
             text = export_run(reader, run_id, fmt)
         except (RecordsError, ReportError) as exc:
@@ -67,14 +118,19 @@ def export(run_id, fmt, output, config_dir, records) -> None:
               help="Folder for the document (default: documents/ under the data folder).")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html", "both"]), default="both", show_default=True)
 @config_option
-@records_option
-def report(run_id, lang, out, fmt, config_dir, records) -> None:
+@central_records_option
+@keys_option
+def report(run_id, lang, out, fmt, config_dir, records, keys) -> None:
     """The document of a completed run: draft certificate (calibrations), check report (intermediate checks),
     standardisation report (titration) or stability report (stability run)."""
     from labd.daemon.documents import ReportError, load as load_record, render
     config = load(config_dir)
     try:
-        rec = load_record(records_path(config, records), run_id, keys_dir(config))
+        if is_central(records):
+            with _run_reader(config_dir, records, run_id, keys) as reader:
+                rec = load_record(reader, run_id)
+        else:
+            rec = load_record(records_path(config, records), run_id, keys_dir(config))
         paths = render(rec, config.lab, lang, documents_dir(config, out),
                        ("html", "pdf") if fmt == "both" else (fmt,),
                        names=config.names())
@@ -150,10 +206,33 @@ def audit() -> None:
 
 @audit.command("verify")
 @config_option
-@records_option
-def audit_verify(config_dir, records) -> None:
+@central_records_option
+@keys_option
+def audit_verify(config_dir, records, keys) -> None:
     """Check the keyed chain over every record and the head kept outside the database; exit 1 if anything was
-    edited, re-chained, deleted, slipped in, cut off or rolled back."""
+    edited, re-chained, deleted, slipped in, cut off or rolled back. With central records (`--records
+    postgresql://…`), every station's chain under its own key against the head it signed."""
+    central = _central(config_dir, records, keys)
+    if central is not None:
+        with central:
+            try:
+                results = central.verify()
+            except RecordsError as exc:
+                raise click.ClickException(str(exc)) from None
+        if not results:
+            raise click.ClickException(f"no station has replicated to {central.path} yet")
+        broken = 0
+        for station, result in results:
+            if result.ok:
+                console.print(f"[green]station {station}: audit trail intact[/]: {result.entries} entries, "
+                              f"head {result.head}")
+                continue
+            broken += 1
+            for problem in result.problems[:50]:
+                err_console.print(f"[red]station {station}: {problem}[/]")
+        if broken:
+            raise click.ClickException(f"audit trail broken at {broken} of {len(results)} stations")
+        return
     with _reader(config_dir, records) as reader:
         result = reader.verify()
     if result.ok:

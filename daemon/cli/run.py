@@ -146,7 +146,7 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
             from labd.simulators import SimulatedOperator   # only a simulated run loads the simulators
             simulated_operator = SimulatedOperator(lab.world)
         # Named by the run's own clock: a run on a simulated date is named by that date, like its record.
-        run_id = previous.run_id if previous else new_run_id(clock.now())
+        run_id = previous.run_id if previous else new_run_id(clock.now(), config.lab.station)
 
         async def ask(prompt: Prompt) -> str:
             # A physical action in the simulated lab is the simulated technician's; other answers come from the

@@ -19,11 +19,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from labd.drivers import DRIVERS
 
 from .locations import find_config, resolve_data_dir
-from .models import (Config, ConfigError, EnvironmentLimits, InfluxConfig, InstrumentConfig, LabConfig, MqttConfig,
+from .models import (CentralConfig, Config, ConfigError, EnvironmentLimits, InfluxConfig, InstrumentConfig, LabConfig, MqttConfig,
                      OperatorConfig, ScheduleConfig, ServiceConfig, SourceConfig, StandardConfig)
 
 ENV_PREFIX = "LABD_"
-SECTIONS = ("lab", "mqtt", "influx", "environment", "service")
+SECTIONS = ("lab", "mqtt", "influx", "central", "environment", "service")
+CENTRAL_URL = "LABD_CENTRAL_URL"      # the short form the deployment guide gives, beside LABD_CENTRAL__URL
 
 
 class LabSettings(BaseSettings):
@@ -32,6 +33,7 @@ class LabSettings(BaseSettings):
     lab: LabConfig
     mqtt: MqttConfig = MqttConfig()
     influx: InfluxConfig = InfluxConfig()
+    central: CentralConfig = CentralConfig()
     environment: EnvironmentLimits = EnvironmentLimits()
     service: ServiceConfig = ServiceConfig()
 
@@ -84,8 +86,11 @@ def _lab_settings(path: Path, data: dict[str, Any]) -> LabSettings:
     for section in SECTIONS:
         if not isinstance(data.get(section, {}), dict):
             raise ConfigError(path, section, "must be a table")
+    tables = {s: data.get(s, {}) for s in SECTIONS}
+    if os.environ.get(CENTRAL_URL) and not os.environ.get(env_name("central", "url")):
+        tables["central"] = {**tables["central"], "url": os.environ[CENTRAL_URL]}
     try:
-        return LabSettings(**{s: data.get(s, {}) for s in SECTIONS})
+        return LabSettings(**tables)
     except ValidationError as exc:
         loc, msg = _problem(exc)
         # Name the variable when the bad value came from the environment, so nobody searches lab.toml for it.
@@ -134,6 +139,16 @@ def load_config(directory: Path | str | None = None) -> Config:
     influx = settings.influx.model_copy(update={"token": _secret(d, lab_path, "influx.token_file",
                                                                  settings.influx.token_file, settings.influx.token)
                                                 or SecretStr("")})
+    central = settings.central
+    if central.password_file and central.url:
+        secret = _secret(d, lab_path, "central.password_file", central.password_file, None)
+        if secret is not None:
+            from urllib.parse import quote, urlsplit, urlunsplit
+            parts = urlsplit(central.url)
+            if parts.password is None and parts.hostname:
+                netloc = (f"{quote(parts.username or '', safe='')}:{quote(secret.get_secret_value(), safe='')}@"
+                          f"{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+                central = central.model_copy(update={"url": urlunsplit(parts._replace(netloc=netloc))})
     inst_path = d / "instruments.toml"
     instruments = _instruments(inst_path)
     std_path = d / "standards.toml"
@@ -171,6 +186,6 @@ def load_config(directory: Path | str | None = None) -> Config:
         if sched.operator not in operators and operators:
             raise ConfigError(sched_path, f"schedules.{i}.operator", f"{sched.operator!r} is not in {op_path.name}")
     return Config(directory=d, origin=origin, data_dir=resolve_data_dir(settings.lab.data_dir, d), lab=settings.lab,
-                  mqtt=mqtt, influx=influx, environment=environment, service=settings.service,
+                  mqtt=mqtt, influx=influx, central=central, environment=environment, service=settings.service,
                   instruments=instruments, standards=standards, sources=sources, operators=operators,
                   schedules=schedules)

@@ -224,6 +224,9 @@ class MqttConfig(_Strict):
     username: str | None = None
     password: SecretStr | None = None      # from LABD_MQTT__PASSWORD, or read from password_file
     password_file: str | None = None
+    # Live readings: the latest of each instrument channel is published once per this many seconds (coalesced;
+    # every reading is still recorded and streamed). 0: at the end of each event-loop iteration.
+    live_interval: float = Field(default=0.025, ge=0.0, le=5.0)
 
 
 class InfluxConfig(_Strict):
@@ -232,6 +235,14 @@ class InfluxConfig(_Strict):
     bucket: str = "labd"
     token: SecretStr = SecretStr("")       # from LABD_INFLUX__TOKEN, or read from token_file
     token_file: str | None = None
+
+
+class CentralConfig(_Strict):
+    """The lab's central records on PostgreSQL (several benches, one record): every row of this station's records
+    is replicated there (daemon/records/replica.py). `url` from here, LABD_CENTRAL_URL or LABD_CENTRAL__URL; a
+    password not in the URL comes from `password_file` (or PGPASSWORD, as libpq reads it)."""
+    url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    password_file: str | None = None
 
 
 class EnvironmentLimits(_Strict):
@@ -286,6 +297,7 @@ class Config(BaseModel):
     lab: LabConfig
     mqtt: MqttConfig = MqttConfig()
     influx: InfluxConfig = InfluxConfig()
+    central: CentralConfig = CentralConfig()
     environment: EnvironmentLimits = EnvironmentLimits()
     service: ServiceConfig = ServiceConfig()
     instruments: dict[str, InstrumentConfig]

@@ -51,19 +51,26 @@ def verified(reader: RecordsReader, run_id: str) -> None:
                           f"{check.problems[0]}{more}; `labd audit verify` lists every problem")
 
 
-def load(path: Path, run_id: str, keys: Path | None = None) -> RunRecord:
-    with RecordsReader(path, keys) as reader:
-        summary = reader.run(run_id)
-        if summary.state != "completed":
-            raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
-        verified(reader, run_id)
-        results = [r for r in reader.results(run_id) if r["kind"] == "results"]
-        amendments = reader.amendments(run_id)
-        # The document shows each field as amended, and lists the amendments (ISO/IEC 17025 7.5.2, 7.8.8).
-        summary = replace(summary, resolved=reader.amended(run_id))
-        state = review(reader.signatures(run_id), content_digest(reader, run_id))
-        return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments,
-                         state)
+def load(source: Path | RecordsReader, run_id: str, keys: Path | None = None) -> RunRecord:
+    """The run's record from a records file, or from a reader already open (the central records' station)."""
+    if isinstance(source, RecordsReader):
+        return _load(source, run_id)
+    with RecordsReader(source, keys) as reader:
+        return _load(reader, run_id)
+
+
+def _load(reader: RecordsReader, run_id: str) -> RunRecord:
+    summary = reader.run(run_id)
+    if summary.state != "completed":
+        raise ReportError(f"run {run_id} is {summary.state}: documents are made from completed runs only")
+    verified(reader, run_id)
+    results = [r for r in reader.results(run_id) if r["kind"] == "results"]
+    amendments = reader.amendments(run_id)
+    # The document shows each field as amended, and lists the amendments (ISO/IEC 17025 7.5.2, 7.8.8).
+    summary = replace(summary, resolved=reader.amended(run_id))
+    state = review(reader.signatures(run_id), content_digest(reader, run_id))
+    return RunRecord(summary, reader.readings(run_id), reader.events(run_id), results[-1]["data"], amendments,
+                     state)
 
 
 def _environment(readings: list[dict], w: dict[str, str]) -> str:

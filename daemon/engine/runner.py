@@ -42,9 +42,11 @@ class RunFailed(Exception):
         super().__init__(f"run {run_id} {state}: {message}")
 
 
-def new_run_id(now: float | None = None) -> str:
+def new_run_id(now: float | None = None, station: str | None = None) -> str:
+    """`<station>-<UTC date>-<time>-<random>`: unique across the lab's benches, so a run is found by its id alone in
+    the central records, and the bench that measured it is read off its id."""
     t = datetime.fromtimestamp(now, timezone.utc) if now is not None else datetime.now(timezone.utc)
-    return t.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    return (f"{station}-" if station else "") + t.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def procedure(name: str) -> ProcedureInfo:

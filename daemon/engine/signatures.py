@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from labd.daemon.config import Config
 from labd.daemon.config.passwords import PasswordError, Passwords
-from labd.daemon.records import Records, RecordsError, RecordsReader, RunSummary, content_digest, review
+from labd.daemon.records import CertificateNumber, Records, RecordsError, RecordsReader, RunSummary, content_digest, review
 
 from .runner import RunRefused
 
@@ -57,9 +57,8 @@ def check_signature(config: Config, summary: RunSummary, signatures: list[dict],
         raise RunRefused(f"{operator} checked {summary.run_id}: another person authorises it")
 
 
-def certificate_number(config: Config, year: int):
-    scheme = config.lab.certificate_number
-    return lambda seq: scheme.format(lab=config.lab.code, year=year, seq=seq)
+def certificate_number(config: Config, year: int) -> CertificateNumber:
+    return CertificateNumber(config.lab.certificate_number, config.lab.code, year)
 
 
 async def sign_document(records: Records, config: Config, run_id: str, meaning: str, operator: str, password: str,
@@ -90,5 +89,4 @@ async def sign_document(records: Records, config: Config, run_id: str, meaning: 
     year = datetime.now(ZoneInfo(config.lab.timezone)).year
     authorising = meaning == "authorised"
     return await records.sign(run_id, meaning, operator, source, content,
-                              certificate_number(config, year) if authorising else None,
-                              year if authorising else None)
+                              certificate_number(config, year) if authorising else None)

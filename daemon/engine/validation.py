@@ -32,7 +32,7 @@ async def record_validation(records: Records, config: Config, report: dict[str, 
                             cases: str) -> str:
     """Record the validation `report` as a completed run by `operator`; returns its run id."""
     check_validator(config, operator)
-    run_id = new_run_id()
+    run_id = new_run_id(station=config.lab.station)
     software = report["software"]
     declared = {"software": software["name"], "cases": cases}
     await records.create_run(run_id=run_id, procedure=PROCEDURE, version=str(software["version"]),

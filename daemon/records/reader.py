@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .schema import GENESIS, TABLES, RecordsError, connect, digest
-from .seal import CHAIN, Seal, head_problem, keys_folder, meta
+from .seal import CHAIN, Head, Seal, head_problem, keys_folder, meta
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,21 @@ class RecordsReader:
             self.conn.close()
             raise RecordsError(f"{self.path} is not a labd records database (no {', '.join(sorted(missing))} "
                                f"table)")
+
+    _mirrored = False
+    _seal: Seal | None = None
+    _head: Head | None = None
+
+    @classmethod
+    def mirror(cls, conn: sqlite3.Connection, name: str, seal: Seal | None, head: Head | None) -> "RecordsReader":
+        """A reader over a copy of a station's records (the central database's, central.py): the same queries,
+        and verification under `seal` (None: that station's key is not at hand) against `head`."""
+        reader = cls.__new__(cls)
+        reader.path, reader.keys = Path(name), Path(".")
+        conn.row_factory = sqlite3.Row
+        reader.conn = conn
+        reader._mirrored, reader._seal, reader._head = True, seal, head
+        return reader
 
     def close(self) -> None:
         self.conn.close()
@@ -160,7 +175,11 @@ class RecordsReader:
         rests on): every row must be in the chain exactly once and unchanged."""
         problems: list[str] = []
         try:
-            seal = Seal.open(self.keys, create=False)
+            if self._mirrored and self._seal is None:
+                raise RecordsError(f"{self.path}: no copy of that station's records key (key id "
+                                   f"{meta(self.conn, 'key_id')}) in the keys folders given: its chain cannot be "
+                                   f"checked without it")
+            seal = self._seal or Seal.open(self.keys, create=False)
         except RecordsError as exc:
             return Verification(0, "", (str(exc),))
         if meta(self.conn, "chain") != CHAIN:
@@ -170,7 +189,10 @@ class RecordsReader:
             return Verification(0, "", (f"{self.path.name} was sealed with another key than "
                                         f"{seal.folder / 'records.key'}",))
         try:
-            problem = head_problem(self.conn, seal.read_head(self.path), self.path)
+            head = self._head if self._mirrored else seal.read_head(self.path)
+            problem = head_problem(self.conn, head, self.path)
+            if head is not None and not seal.signed(head):
+                problem = f"the head of {self.path} is not signed with its key (edited, or another key's)"
         except RecordsError as exc:
             problem = str(exc)
         if problem:

@@ -7,76 +7,44 @@ commit the signed head of the chain is left outside the database. `verify()` rec
 the head, so an edit made behind the triggers' back (another tool, a dropped trigger), re-chained or not, a
 cut tail and an older copy of the file are detected. A run's state is its latest "state" event.
 
-One writer thread owns the write connection. Callers on the event loop enqueue operations and, when they need
-durability (a reading), await the commit; the thread commits everything queued in one transaction (group
-commit), so many instruments cost one fsync per batch rather than one per reading.
+One writer owns the write connection: a process of its own (writer.py), so that appending never holds the
+interpreter lock the instruments' exchanges need. Callers on the event loop queue operations; what is queued in
+one loop iteration goes to the writer as one frame, and the writer commits everything it has received in one
+transaction (group commit), so many instruments cost one fsync per batch rather than one per reading. Callers
+that need durability (a reading) await the commit.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import queue
-import sqlite3
+import pickle
+import socket
+import subprocess
+import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from .schema import GENESIS, TABLES, RecordsError, connect, digest, schema, to_json
-from .seal import CHAIN, Head, Seal, head_problem, keys_folder, meta
+from .schema import RecordsError, to_json
+from .seal import Head, keys_folder
+from .writer import LENGTH, CertificateNumber, frame
 
 log = logging.getLogger("labd.records")
-Done = list[tuple["asyncio.Future[Any] | None", Any, BaseException | None]]
 
 
-class _Writer:
-    """The SQL of appending, run on the writer thread inside its transaction."""
-
-    def __init__(self, conn: sqlite3.Connection, seal: Seal, records_id: str) -> None:
-        self.conn, self.seal, self.records_id = conn, seal, records_id
-        self.reload()
-
-    def reload(self) -> None:
-        """The chain's head as committed (after a rollback)."""
-        row = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        self.seq: int = row[0] if row else 0
-        self.head: str = row[1] if row else GENESIS
-        self.outbox_added = False
-
-    def outbox(self, lines: list[str]) -> None:
-        if lines:
-            self.conn.executemany("INSERT INTO outbox (line) VALUES (?)", [(line,) for line in lines])
-            self.outbox_added = True
-
-    def append(self, table: str, values: tuple) -> str:
-        cols = TABLES[table]
-        cur = self.conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                                values)
-        key = values[0] if table == "runs" else str(cur.lastrowid)
-        self.seq += 1
-        row_digest = digest(table, key, values)
-        chained = self.seal.link(self.head, self.seq, row_digest)
-        self.conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (self.seq, time.time(), table, key, row_digest, self.head, chained))
-        self.head = chained
-        return key
-
-
-def _resolve(done: Done) -> None:
-    for fut, result, exc in done:
-        if fut is not None and not fut.done():
-            fut.set_exception(exc) if exc else fut.set_result(result)
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class Records:
     """The write side, for the event loop. `open()` before use, `close()` flushes and stops the thread.
 
     `outbox_line(run_id, reading)`, when set, formats a reading for the time-series server; the line is queued
-    in the outbox with the reading, and `on_outbox()` is called (from the writer thread) after each commit
-    that added lines."""
+    in the outbox with the reading, and `on_outbox()` is called (on the event loop) after each commit that
+    added lines."""
 
     outbox_line: Callable[[str, Any], str | None] | None = None
     on_outbox: Callable[[], None] | None = None
@@ -85,119 +53,106 @@ class Records:
         self.path = Path(path)
         self.keys = keys_folder(self.path, Path(keys_dir) if keys_dir is not None else None)
         self.head: Head | None = None      # the latest signed head, for the service to publish
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._process: subprocess.Popen | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._listener: asyncio.Task | None = None
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._batch: list[tuple[int | None, str, tuple]] = []
+        self._next_id = 0
+        self._failure: str | None = None
 
     async def open(self) -> "Records":
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        ready: Future = Future()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name=f"records:{self.path.name}",
-                                        daemon=True)
-        self._thread.start()
-        await asyncio.wrap_future(ready)
+        ours, theirs = socket.socketpair()
+        try:
+            # Its own session: a Ctrl-C at the terminal goes to the daemon, which closes the records in order.
+            self._process = await asyncio.to_thread(
+                subprocess.Popen, [sys.executable, "-c", "from labd.daemon.records.writer import main; main()",
+                                   str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            theirs.close()
+        reader, self._stream = await asyncio.open_unix_connection(sock=ours)
+        self._stream.write(frame({"path": str(self.path), "keys": str(self.keys)}))
+        try:
+            answer = await self._receive(reader)
+        except (EOFError, asyncio.IncompleteReadError, ConnectionError):
+            answer = {"error": f"records {self.path}: the records writer did not start"}
+        if "error" in answer:
+            await self._stopped()
+            raise RecordsError(answer["error"])
+        self._failure = None
+        self._listener = asyncio.create_task(self._listen(reader), name=f"records:{self.path.name}")
         return self
 
-    def _serve(self, ready: Future) -> None:
-        try:
-            seal = Seal.open(self.keys, create=True)
-            conn = connect(self.path)
-            conn.executescript(schema())
-            writer = _Writer(conn, seal, self._identify(conn, seal))
-        except RecordsError as exc:
-            ready.set_exception(exc)
-            return
-        except BaseException as exc:
-            ready.set_exception(RecordsError(f"records {self.path}: {exc}"))
-            return
-        ready.set_result(None)
-        sealed = writer.seq
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < 2000:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            done: Done
-            stop = any(item is None for item in batch)
-            ops = [item for item in batch if item is not None]
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                done = [(fut, op(writer), None) for op, fut in ops]
-                conn.execute("COMMIT")
-            except Exception:
-                # Rare: one operation failed. Roll the batch back and apply each on its own, so that one bad
-                # operation fails alone and the others are kept.
-                conn.execute("ROLLBACK")
-                writer.reload()
-                done = []
-                for op, fut in ops:
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        done.append((fut, op(writer), None))
-                        conn.execute("COMMIT")
-                    except Exception as exc:
-                        conn.execute("ROLLBACK")
-                        writer.reload()
-                        done.append((fut, None, exc))
-            if writer.seq != sealed:
-                sealed = writer.seq
-                self.head = seal.sign(writer.records_id, writer.seq, writer.head)
-                try:
-                    seal.write_head(self.path, self.head)
-                except OSError as exc:     # the records are committed; a head that lags is caught up next time
-                    log.warning("cannot write the records head %s: %s", seal.head_path(self.path), exc)
-            if writer.outbox_added and self.on_outbox is not None:
-                writer.outbox_added = False
-                self.on_outbox()
-            # Only after the commit: a resolved future means durable. One hop to the loop for the whole batch.
-            waiting = [d for d in done if d[0] is not None]
-            if waiting:
-                self._loop.call_soon_threadsafe(_resolve, waiting)
-            if stop:
-                conn.close()
-                return
+    @staticmethod
+    async def _receive(reader: asyncio.StreamReader) -> Any:
+        size = LENGTH.unpack(await reader.readexactly(LENGTH.size))[0]
+        return pickle.loads(await reader.readexactly(size))
 
-    def _identify(self, conn: sqlite3.Connection, seal: Seal) -> str:
-        """This database's id, set when it is new; refuse records whose head shows a cut or an older copy."""
-        entries = conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
-        chain, records_id = meta(conn, "chain"), meta(conn, "records_id")
-        if entries and chain != CHAIN:
-            raise RecordsError(f"records {self.path} were written with the unkeyed chain of an earlier labd: "
-                               f"keep them as they are and start new records (another --records or data folder)")
-        if chain is not None and meta(conn, "key_id") != seal.key_id:
-            raise RecordsError(f"records {self.path} were sealed with another key than {seal.folder}/records.key")
-        head = seal.read_head(self.path)
-        if records_id is None:
-            if head is not None and head.seq:
-                raise RecordsError(f"records {self.path} are new, but {seal.head_path(self.path)} says records "
-                                   f"with {head.seq} entries were here: restore them, or move the head file "
-                                   f"away to start new records")
-            records_id = uuid.uuid4().hex
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", [("records_id", records_id), ("chain", CHAIN),
-                                                               ("key_id", seal.key_id)])
-            return records_id
-        problem = head_problem(conn, head, self.path)
-        if problem:
-            raise RecordsError(f"records {self.path}: {problem}; `labd audit verify` says more")
-        return records_id
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
+        """The writer's answers: each resolves the operations it committed, in order."""
+        try:
+            while True:
+                message = await self._receive(reader)
+                if message.get("closed"):
+                    break
+                if message.get("head") is not None:
+                    self.head = message["head"]
+                for op_id, result, exc in message.get("done", ()):
+                    fut = self._waiting.pop(op_id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(exc) if exc is not None else fut.set_result(result)
+                if message.get("outbox") and self.on_outbox is not None:
+                    self.on_outbox()
+        except (asyncio.IncompleteReadError, ConnectionError, EOFError) as exc:
+            self._failure = f"the records writer stopped ({type(exc).__name__})"
+            log.error("records %s: %s", self.path, self._failure)
+        finally:
+            failure = RecordsError(f"records {self.path}: {self._failure or 'closed'}")
+            for fut in self._waiting.values():
+                if not fut.done():
+                    fut.set_exception(failure)
+            self._waiting.clear()
+            self._failure = self._failure or "closed"
 
     @property
     def writing(self) -> bool:
-        """Whether the writer thread is up: the service is healthy only while it can record."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the writer is up: the service is healthy only while it can record."""
+        return self._process is not None and self._process.poll() is None and self._failure is None
 
-    def _submit(self, op: Callable[[_Writer], Any], wait: bool) -> asyncio.Future | None:
-        if self._thread is None or not self._thread.is_alive():
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process (its CPU is the service's too: bench/daemon_throughput.py counts it)."""
+        return self._process.pid if self._process is not None else None
+
+    def _submit(self, name: str, args: tuple, wait: bool) -> asyncio.Future | None:
+        if self._failure is not None or self._stream is None:
             raise RecordsError(f"records {self.path} are not open")
-        fut = self._loop.create_future() if wait else None
-        self._queue.put((op, fut))
+        if threading.get_ident() != self._loop_thread:
+            raise RecordsError("records are written from the event loop's thread")
+        fut: asyncio.Future | None = None
+        op_id = None
+        if wait:
+            fut = self._loop.create_future()
+            self._next_id += 1
+            op_id = self._next_id
+            self._waiting[op_id] = fut
+        if not self._batch:
+            self._loop.call_soon(self._send)
+        self._batch.append((op_id, name, args))
         return fut
 
-    async def _do(self, op: Callable[[_Writer], Any]) -> Any:
-        fut = self._submit(op, True)
+    def _send(self) -> None:
+        """Everything queued in this loop iteration, as one frame."""
+        batch, self._batch = self._batch, []
+        if batch and self._stream is not None and not self._stream.is_closing():
+            self._stream.write(frame(batch))
+
+    async def _do(self, name: str, *args: Any) -> Any:
+        fut = self._submit(name, args, True)
         assert fut is not None
         return await fut
 
@@ -206,76 +161,88 @@ class Records:
                          params: dict, resolved: dict, simulated: bool) -> None:
         values = (run_id, procedure, version, operator, station, to_json(params), to_json(resolved), int(simulated),
                   time.time())
-        await self._do(lambda w: w.append("runs", values))
+        await self._do("append", "runs", values)
 
     async def reading(self, run_id: str, attempt: int, r) -> int:
-        values = (run_id, attempt, r.time, r.instrument, r.quantity, r.value, r.unit, r.raw, r.corrected, r.point,
-                  r.role, int(r.used), r.note)
+        """Returns once the reading is committed: a procedure goes on only with its reading on disk."""
+        # Plain Python values only: a numpy scalar would make the writer import numpy to unpickle it (a second's
+        # stall of every record, found when fifty runs started at once).
+        values = (run_id, int(attempt), float(r.time), str(r.instrument), str(r.quantity), _number(r.value),
+                  str(r.unit), str(r.raw), _number(r.corrected), None if r.point is None else int(r.point),
+                  str(r.role), int(r.used), None if r.note is None else str(r.note))
         line = self.outbox_line(run_id, r) if self.outbox_line is not None else None
-
-        def op(w: _Writer) -> int:
-            key = int(w.append("readings", values))
-            if line:
-                w.outbox([line])
-            return key
-        return await self._do(op)
+        return int(await self._do("append", "readings", values, [line] if line else None))
 
     def stream_only(self, lines: list[str]) -> None:
         """Lines for the time-series server that are not records (live monitoring between runs)."""
-        self._submit(lambda w: w.outbox(lines), False)
+        self._submit("outbox", (lines,), False)
 
     async def take_outbox(self, limit: int) -> list[tuple[int, str]]:
         """The oldest lines waiting for the time-series server, in order."""
-        return await self._do(lambda w: w.conn.execute("SELECT id, line FROM outbox ORDER BY id LIMIT ?",
-                                                       (limit,)).fetchall())
+        return await self._do("take_outbox", limit)
 
     async def drop_outbox(self, up_to: int) -> None:
-        await self._do(lambda w: w.conn.execute("DELETE FROM outbox WHERE id <= ?", (up_to,)))
+        await self._do("drop_outbox", up_to)
 
     async def outbox_size(self) -> int:
-        return await self._do(lambda w: w.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return await self._do("outbox_size")
 
     def event(self, run_id: str, attempt: int, time_: float, kind: str, data: dict) -> None:
         """Queued in order behind everything before it; `flush()` waits for it to be on disk."""
-        values = (run_id, attempt, time_, kind, to_json(data))
-        self._submit(lambda w: w.append("events", values), False)
+        self._submit("append", ("events", (run_id, int(attempt), float(time_), str(kind), to_json(data))), False)
 
     async def result(self, run_id: str, kind: str, data: Any) -> None:
-        values = (run_id, time.time(), kind, to_json(data))
-        await self._do(lambda w: w.append("results", values))
+        await self._do("append", "results", (run_id, time.time(), kind, to_json(data)))
 
     async def command(self, source: str, operator: str | None, payload: Any, outcome: str) -> None:
         values = (time.time(), source, operator, payload if isinstance(payload, str) else to_json(payload), outcome)
-        await self._do(lambda w: w.append("commands", values))
+        await self._do("append", "commands", values)
 
     async def amend(self, run_id: str, field: str, original: Any, amended: Any, operator: str, source: str,
                     reason: str) -> None:
         values = (run_id, time.time(), field, to_json(original), to_json(amended), operator, source, reason)
-        await self._do(lambda w: w.append("amendments", values))
+        await self._do("append", "amendments", values)
 
     async def sign(self, run_id: str, meaning: str, operator: str, source: str, content: str,
-                   number: Callable[[int], str] | None = None, year: int | None = None) -> str | None:
-        """A signature; with `number` (authorising), the certificate's number, made from the next sequence of
-        `year` inside the same transaction: two authorisations at once never get the same number or a gap."""
-        def op(w: _Writer) -> str | None:
-            certificate, sequence = None, None
-            if number is not None and year is not None:
-                last = w.conn.execute("SELECT MAX(sequence) FROM signatures WHERE year = ?", (year,)).fetchone()[0]
-                sequence = (last or 0) + 1
-                certificate = number(sequence)
-            w.append("signatures", (run_id, time.time(), meaning, operator, source, content, certificate, year,
-                                    sequence))
-            return certificate
-        return await self._do(op)
+                   number: CertificateNumber | None = None) -> str | None:
+        """A signature; with `number` (authorising), the certificate's number, made by the writer from the next
+        sequence of its year inside the same transaction: two authorisations never get the same number or a gap."""
+        return await self._do("sign", run_id, time.time(), meaning, operator, source, content, number)
 
     async def flush(self) -> None:
-        await self._do(lambda w: None)
+        await self._do("flush")
 
     async def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            await self.flush()
-            self._queue.put(None)
-            await asyncio.to_thread(self._thread.join)
-        self._thread = None
+        """Everything queued is committed, then the writer stops."""
+        if self._stream is not None:
+            if self.writing:
+                with contextlib.suppress(RecordsError):
+                    await self.flush()
+                self._send()
+                self._stream.write(frame(None))
+            if self._listener is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._listener), 30)
+        await self._stopped()
 
-
+    async def _stopped(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            with contextlib.suppress(Exception):
+                await self._stream.wait_closed()
+            self._stream = None
+        if self._process is not None:
+            process = self._process
+            try:
+                await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                log.error("records writer %d did not stop; killed", process.pid)
+                process.kill()
+                await asyncio.to_thread(process.wait)
+            self._process = None
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        self._failure = self._failure or "closed"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 MAX_PAYLOAD = 64 * 1024
 MAX_DEPTH = 16          # a command is a flat object with a params table: anything deeper is not one
-ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")     # run ids carry the station (up to 64) and the time
 ACTIONS = ("start", "pause", "resume", "abort", "cancel", "move", "answer", "sign", "status", "list")
 _PASSWORD = re.compile(rb'("password"\s*:\s*")(?:[^"\\]|\\.)*"')
 

@@ -52,6 +52,7 @@ class Service:
         self.root = config.mqtt.topic_root or f"labd/{config.lab.station}"
         self.bus: Bus | None = None
         self.streamer: Streamer | None = None
+        self.replicator: Any = None             # to the central records, when [central] url is set
         self.latest: dict[str, dict[str, Any]] = {}
         self._windows: dict[tuple, StabilityWindow] = {}
         self.listeners: list[Any] = []          # live views (the dashboard): called with (topic, data)
@@ -83,12 +84,17 @@ class Service:
             self.streamer = Streamer(self.records, self.influx_url, token=inf.token.get_secret_value(),
                                      org=inf.org, bucket=inf.bucket)
             self._tasks.append(asyncio.create_task(self.streamer.run(), name="stream"))
+        if self.config.central.url:
+            from labd.daemon.records.replica import Replicator
+            self.replicator = Replicator(self.records.path, self.records.keys, station, self.config.central.url)
+            self._tasks.append(asyncio.create_task(self.replicator.run(), name="central"))
         if self.mqtt_url:
             mq = self.config.mqtt
             tls = ssl.create_default_context(cafile=mq.ca_file) if mq.ca_file else None
             self.bus = Bus(self.mqtt_url, self.root, identifier=f"labd-{station}-{os.getpid()}",
                            on_command=self.on_command, tls_context=tls, username=mq.username,
-                           password=mq.password.get_secret_value() if mq.password else None)
+                           password=mq.password.get_secret_value() if mq.password else None,
+                           live_interval=mq.live_interval)
             self._bus_task = asyncio.create_task(self.bus.run(), name="mqtt")
             self._tasks.append(self._bus_task)
         try:
@@ -139,6 +145,8 @@ class Service:
                 await asyncio.wait([self._bus_task], timeout=5.0)   # it leaves the broker cleanly
             if self.streamer is not None:
                 await self.streamer.drained(timeout=5.0)
+            if self.replicator is not None:        # what is left goes at the next start, from where it stopped
+                await self.replicator.drained(timeout=5.0)
             await _cancel(self._tasks)
             if self.streamer is not None:
                 self.streamer.close()
@@ -226,7 +234,11 @@ class Service:
             if window.statistics() is not None:
                 data = {**data, "stable": window.stable(None)}
         self.latest[iid] = data
-        self.publish(f"instruments/{iid}/reading", data)
+        topic = f"instruments/{iid}/reading"
+        if self.bus is not None:
+            self.bus.live(topic, data, key=(iid, data.get("channel") or data.get("role"), data.get("quantity")))
+        for listener in self.listeners:
+            listener(topic, data)
 
     async def _monitor(self) -> None:
         """Readings of the instruments no run is using, for the live views (streamed, not recorded)."""
@@ -314,7 +326,8 @@ class Service:
                 "schedules": [{"name": s.name, "procedure": s.procedure, "every": s.every or s.cron,
                                "next_due": due} for s, due in zip(self.config.schedules, self.schedule_due)],
                 "stream": None if self.streamer is None else {"connected": self.streamer.state.connected,
-                                                              "sent": self.streamer.state.sent}}
+                                                              "sent": self.streamer.state.sent},
+                "central": None if self.replicator is None else self.replicator.state.as_dict()}
 
     def publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False) -> None:
         if self.bus is not None:

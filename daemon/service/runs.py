@@ -110,7 +110,7 @@ class Runs:
         operator = authorise(s.config, operator, info.name)
         if requested_by and requested_by != operator:   # whoever resumes someone else's run must be competent too
             authorise(s.config, requested_by, info.name)
-        run_id = previous.run_id if previous else new_run_id(s.clock.now())
+        run_id = previous.run_id if previous else new_run_id(s.clock.now(), s.config.lab.station)
         ctx = RunContext(run_id, info.name, operator, s.instruments, register(s.config.standards, s.config.sources), s.clock,
                          lambda prompt: self._ask(run, prompt), simulated=s.simulate,
                          control=run_control(s.config, s.instruments), records=s.records,

@@ -3,6 +3,8 @@
 The outbox is written in the same transaction as the reading (daemon/records.py), so this side only has to
 send the oldest lines, in order, and delete them once the server has acknowledged them. While the server is
 down the lines wait on disk, and the sender retries with backoff; nothing is lost and nothing is reordered.
+Lines go out at most once per `interval` (1 s, as Telegraf and the InfluxDB clients batch) unless a full batch
+is waiting: a request per reading cost more than the reading (issue 18), and a dashboard needs no faster.
 Works with InfluxDB 2.x and 3.x and anything else that accepts /api/v2/write (VictoriaMetrics in the tests).
 """
 from __future__ import annotations
@@ -48,14 +50,15 @@ class StreamState:
 
 class Streamer:
     def __init__(self, records: Records, url: str, *, token: str = "", org: str = "lab", bucket: str = "labd",
-                 batch: int = 5000, max_backoff: float = 30.0) -> None:
+                 batch: int = 5000, max_backoff: float = 30.0, interval: float = 1.0) -> None:
         self.records, self.url, self.org, self.bucket = records, url, org, bucket
-        self.batch, self.max_backoff = batch, max_backoff
+        self.batch, self.max_backoff, self.interval = batch, max_backoff, interval
         self.client = InfluxDBClient(url=url, token=token or "labd", org=org, timeout=10_000)
         self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
         self.state = StreamState()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._now = asyncio.Event()        # drained() wants the rest without waiting for the interval
 
     def wake(self) -> None:
         """Called from the records' writer thread after a commit that added lines."""
@@ -92,16 +95,24 @@ class Streamer:
                 log.info("time-series server %s reachable again", self.url)
             self.state.connected, self.state.sent = True, self.state.sent + len(rows)
             backoff = 0.5
+            if len(rows) < self.batch and not self._now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.interval):
+                        await self._now.wait()
 
     async def drained(self, timeout: float = 30.0) -> bool:
         """True once the outbox is empty (for a clean stop and for tests)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            if await self.records.outbox_size() == 0:
-                return True
-            await asyncio.sleep(0.1)
-        return False
+        self._now.set()
+        try:
+            while loop.time() < deadline:
+                if await self.records.outbox_size() == 0:
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+        finally:
+            self._now.clear()
 
     def close(self) -> None:
         self.records.on_outbox = None
