@@ -67,29 +67,42 @@ async def arate(fn, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
+ROUNDS = 5
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, float, float]]:
+    """Bare and driver in alternation, ROUNDS times each over the same total time, and the median of each: a
+    machine's passing load then hits both sides alike instead of one of them."""
     rows = []
     port = serial.Serial(pty, 9600, timeout=2)
+    drv = create_instrument("balance", "mettler-sics", pty)
 
     def bare_si() -> None:
         port.write(b"SI\r\n")
         port.readline()
-    bare = rate(bare_si, seconds)
+    bare, driver = [], []
+    for _ in range(ROUNDS):
+        bare.append(rate(bare_si, seconds / ROUNDS))
+        await drv.open()
+        driver.append(await arate(lambda: drv.weigh(stable=False), seconds / ROUNDS))
+        await drv.close()
     port.close()
-    drv = create_instrument("balance", "mettler-sics", pty)
-    await drv.open()
-    driver = await arate(lambda: drv.weigh(stable=False), seconds)
-    await drv.close()
-    rows.append(("MT-SICS balance, SI over pty (pyserial)", bare, driver))
+    rows.append(("MT-SICS balance, SI over pty (pyserial)", median(bare), median(driver)))
 
     inst = pyvisa.ResourceManager("@py").open_resource(resource, read_termination="\n", write_termination="\n")
-    bare = rate(lambda: inst.query("READ?"), seconds)
+    dmm = create_instrument("dmm", "keysight-344xx", resource)
+    await dmm.open()
+    bare, driver = [], []
+    for _ in range(ROUNDS):
+        bare.append(rate(lambda: inst.query("READ?"), seconds / ROUNDS))
+        driver.append(await arate(dmm.read, seconds / ROUNDS))
     inst.close()
-    drv = create_instrument("dmm", "keysight-344xx", resource)
-    await drv.open()
-    driver = await arate(drv.read, seconds)
-    await drv.close()
-    rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", bare, driver))
+    await dmm.close()
+    rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", median(bare), median(driver)))
     return rows
 
 
@@ -116,7 +129,7 @@ async def main(seconds: float, latency_ms: float) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=5.0, help="per instrument and reply time, both sides")
     ap.add_argument("--latency-ms", type=float, default=1.0)
     args = ap.parse_args()
     asyncio.run(main(args.seconds, args.latency_ms))

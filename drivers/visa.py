@@ -83,6 +83,7 @@ class VisaTransport(LineTransport):
         self._resource: Any = None          # a pyvisa MessageBasedResource once open
         self._timeout_ms: float | None = None
         self._worker: _Worker | None = None
+        self._term = b""
 
     async def _run(self, fn, *args):
         if self._worker is None:  # started lazily so that a closed transport can be opened again
@@ -92,6 +93,7 @@ class VisaTransport(LineTransport):
     def _open_blocking(self) -> None:
         res: Any = resource_manager().open_resource(self.resource_name)   # message-based for SOCKET/INSTR
         res.read_termination = self.settings.read_termination
+        self._term = self.settings.read_termination.encode(self.settings.encoding)
         res.write_termination = ""  # the base class appends the terminator itself
         res.timeout = self.settings.timeout * 1000
         self._timeout_ms = res.timeout
@@ -130,12 +132,11 @@ class VisaTransport(LineTransport):
             raise Disconnected(self.instrument, "not connected")
         self._set_timeout(timeout)
         try:
-            text = self._resource.read(encoding=self.settings.encoding)
+            # The raw bytes: read() would decode them, and the base class decodes (and strips) them again.
+            raw = self._resource.read_raw()
         except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
             raise self._translate(exc, timeout) from exc
-        except UnicodeDecodeError as exc:
-            return exc.object if isinstance(exc.object, bytes) else b""
-        return text.encode(self.settings.encoding, errors="replace")
+        return raw[:-len(self._term)] if self._term and raw.endswith(self._term) else raw
 
     async def _send(self, data: bytes, timeout: float) -> None:
         await self._run(self._send_blocking, data, timeout)

@@ -190,3 +190,94 @@ async def test_two_services_with_labd_central_url_both_list_their_runs_centrally
                               cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["run"]["station"] == "bench-m"
+
+
+def _station_config(tmp_path: Path, station: str) -> Path:
+    """A copy of the example lab as bench `station`, with a data folder of its own."""
+    folder = tmp_path / f"config-{station}"
+    shutil.copytree(CONFIG, folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    lab = (folder / "lab.toml").read_text().replace('station = "bench-1"',
+                                                    f'station = "{station}"\ndata_dir = "{tmp_path / ("data-" + station)}"')
+    (folder / "lab.toml").write_text(lab.replace('topic_root = "labd/bench-1"', f'topic_root = "labd/{station}"'))
+    return folder
+
+
+def _labd(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*LABD, *args], cwd=REPO, capture_output=True, text=True, input=stdin, timeout=60,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def test_a_register_change_made_at_one_station_is_used_by_the_other(tmp_path, postgres):
+    from labd.daemon.engine.registers import in_force
+    url = postgres.createdb("lab")
+    env = {"LABD_CENTRAL_URL": url}
+    a, b = _station_config(tmp_path, "bench-t"), _station_config(tmp_path, "bench-m")
+    assert _labd("operators", "passwd", "supervisor", "--config", str(a), stdin="s3cret-supervisor\n",
+                 env=env).returncode == 0
+    assert _labd("operators", "passwd", "demo", "--config", str(a), stdin="s3cret-demo-pass\n", env=env).returncode == 0
+    new = tmp_path / "ref_prt.toml"
+    text = (CONFIG / "standards.toml").read_text()
+    new.write_text(text.replace('certificate = "KAL-2025/0631/SUHU"', 'certificate = "KAL-2026/0102/SUHU"')
+                   .replace("due = 2027-06-30", "due = 2028-01-15"))
+    # A technician may not change the register: refused, and the refusal is on record.
+    refused = _labd("standards", "set", "ref_prt", str(new), "--operator", "demo", "--reason", "new certificate",
+                    "--config", str(a), stdin="s3cret-demo-pass\n", env=env)
+    assert refused.returncode == 1 and "a supervisor or the technical manager changes a register" in refused.stderr
+    wrong = _labd("standards", "set", "ref_prt", str(new), "--operator", "supervisor", "--reason", "new certificate",
+                  "--config", str(a), stdin="guess\n", env=env)
+    assert wrong.returncode == 1 and "wrong password" in wrong.stderr
+    # The lab moves the register to the central database once (push), then keeps it there.
+    pushed = _labd("standards", "push", "--operator", "supervisor", "--reason", "the register goes central",
+                   "--config", str(a), stdin="s3cret-supervisor\n", env=env)
+    assert pushed.returncode == 0 and "4 entries put into the central register" in pushed.stdout, pushed.stderr
+    done = _labd("standards", "set", "ref_prt", str(new), "--operator", "supervisor", "--reason",
+                 "new certificate from SNSU-BSN", "--config", str(a), stdin="s3cret-supervisor\n", env=env)
+    assert done.returncode == 0, done.stderr
+    # The other bench uses it: at its next start, and before each run (Service.refresh_registers).
+    os.environ["LABD_CENTRAL_URL"] = url
+    try:
+        config_b = in_force(load_config(b))
+        assert config_b.standards["ref_prt"].certificate == "KAL-2026/0102/SUHU"
+        assert str(config_b.standards["ref_prt"].due) == "2028-01-15"
+        assert config_b.standards["weights_e2"].certificate == load_config(b).standards["weights_e2"].certificate
+        listed = _labd("standards", "list", "--config", str(b), env=env)
+        assert "KAL-2026/0102/SUHU" in listed.stdout and "the central registers, version 5" in listed.stderr
+        history = _labd("standards", "history", "ref_prt", "--json", "--config", str(b), env=env)
+        [_, change] = json.loads(history.stdout)
+        assert (change["operator"], change["station"], change["reason"]) == (
+            "supervisor", "bench-t", "new certificate from SNSU-BSN")
+        # The central database down: the last synchronised copy, said with its time.
+        postgres.stop()
+        said: list[str] = []
+        offline = in_force(load_config(b), say=said.append)
+        assert offline.standards["ref_prt"].certificate == "KAL-2026/0102/SUHU"
+        assert "unreachable" in said[0] and "copy synchronised at" in said[0]
+    finally:
+        del os.environ["LABD_CENTRAL_URL"]
+    with RecordsReader(tmp_path / "data-bench-t" / "labd.sqlite") as reader:
+        outcomes = [(c["operator"], c["outcome"]) for c in reader.commands() if '"register"' in c["payload"]]
+    assert [o for o, _ in outcomes] == ["demo", "supervisor", "supervisor", "supervisor"]
+    assert outcomes[0][1].startswith("refused: demo is a technician") and outcomes[1][1].startswith("refused: wrong")
+    assert outcomes[2][1] == outcomes[3][1] == "ok"
+
+
+async def test_an_instruments_check_history_spans_the_benches_that_checked_it(tmp_path, postgres):
+    """An intermediate check of one balance made on two benches: each bench's next check sees one history."""
+    from labd.daemon.engine import history_from
+    url = postgres.createdb("lab")
+    a = await _bench(tmp_path / "a", "bench-t", 0)
+    b = await _bench(tmp_path / "b", "bench-m", 0)
+    await a.result("bench-t-20261202-080000-abcdef", "series:balance-7", {"date": "2026-11-28", "deviation": 0.1})
+    await a.result("bench-t-20261202-080000-abcdef", "series:balance-7", {"date": "2026-11-30", "deviation": 0.3})
+    await b.result("bench-m-20261202-080000-abcdef", "series:balance-7", {"date": "2026-11-29", "deviation": 0.2})
+    await a.result("bench-t-20261202-080000-abcdef", "series:other", {"date": "2026-11-29", "deviation": 9.9})
+    ra = await _replicate(a, "bench-t", url)
+    assert await ra.drained()
+    await _stop(ra)
+    history = await history_from(b, url, "bench-m")("balance-7")
+    assert [(e["date"], e["deviation"]) for e in history] == [("2026-11-28", 0.1), ("2026-11-29", 0.2),
+                                                              ("2026-11-30", 0.3)]
+    assert [e.get("station") for e in history] == ["bench-t", None, "bench-t"]
+    postgres.stop()                                  # unreachable: this bench's own history, said in the log
+    assert [e["date"] for e in await history_from(b, url, "bench-m")("balance-7")] == ["2026-11-29"]
+    await asyncio.gather(a.close(), b.close())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import lab, people, records, review, run, setup
+from . import lab, people, records, registers, review, run, setup
 from .calc import calc, validate
 from .logs import configure
 
@@ -28,8 +28,9 @@ def main(verbose: int, log_format: str) -> None:
     configure(verbose, log_format)
 
 
+registers.group("operators", "", existing=people.operators)     # set, withdraw, push, history beside list, passwd
 for command in (calc, validate, *lab.COMMANDS, *run.COMMANDS, *records.COMMANDS, *setup.COMMANDS,
-                *people.COMMANDS, *review.COMMANDS):
+                *people.COMMANDS, *review.COMMANDS, *registers.COMMANDS):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -28,6 +28,17 @@ def config(path: str | None, *, quiet: bool = False) -> Config:
             logging.getLogger("labd.config").info("configuration: %s (%s)", cfg.directory, cfg.origin)
         else:
             err_console.print(f"[dim]configuration: {cfg.directory} ({cfg.origin})[/]")
+    if cfg.central.url:
+        from labd.daemon.engine.registers import in_force
+
+        def say(line: str) -> None:
+            if quiet:
+                return
+            if logs.FORMAT == "json":
+                logging.getLogger("labd.registers").info("%s", line)
+            else:
+                err_console.print(f"[dim]{line}[/]")
+        cfg = in_force(cfg, say=say)
     return cfg
 
 

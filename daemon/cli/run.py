@@ -183,7 +183,7 @@ async def _run(config: Config, name: str, raw: dict[str, Any], store: Records, a
 
             ctx = RunContext(run_id, name, operator, instruments, register(config.standards, config.sources), clock, ask, progress,
                              simulated=simulate, control=run_control(config, instruments), records=store,
-                             history=history_from(store))
+                             history=history_from(store, config.central.url, config.lab.station))
             if previous is not None:
                 previous.apply(ctx)
             # Validated against the bench and the register, then the instruments reserved (across every labd

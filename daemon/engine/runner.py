@@ -24,6 +24,7 @@ from labd.procedures.results import Outcome
 
 from labd.daemon.config import Config
 from labd.daemon.records import Records, RecordsError, RecordsReader
+from labd.daemon.records.central import CentralRecords
 
 # A failed run (an instrument lost, a defect) can be resumed from its last completed point; these cannot.
 FINISHED = ("completed", "aborted", "refused", "cancelled")
@@ -115,16 +116,29 @@ def load_for_resume(path, run_id: str) -> Resumed:
                    completed_in)
 
 
-def history_from(records: Records):
-    """Results of earlier completed runs in a series (intermediate checks accumulate across runs)."""
+def history_from(records: Records, central: str | None = None, station: str | None = None):
+    """Results of earlier completed runs in a series (intermediate checks accumulate across runs). With the lab's
+    central records (`central`, a postgresql:// URL), also the checks other benches made of the same instrument,
+    merged by date: an instrument checked on another bench has one history. Unreachable, this bench's own
+    history is used and the gap is said."""
     async def history(series: str) -> list[dict[str, Any]]:
         def query() -> list[dict[str, Any]]:
             try:
                 reader = RecordsReader(records.path)
             except RecordsError:
-                return []
-            with reader:
-                return reader.series(series)
+                own: list[dict[str, Any]] = []
+            else:
+                with reader:
+                    own = reader.series(series)
+            if not central:
+                return own
+            try:
+                with CentralRecords(central) as lab:
+                    others = lab.series(series, besides=station)
+            except RecordsError as exc:
+                log.warning("history of %s from this bench only: %s", series, exc)
+                return own
+            return sorted(own + others, key=lambda e: str(e.get("date", "")))
         await records.flush()
         return await asyncio.to_thread(query)
     return history

@@ -9,7 +9,8 @@ Tables (PostgreSQL, append-only by triggers like the stations' own):
   stations  one per station: its records id, key id, how far it is replicated (seq, hash) and the head it
             signed for that point (so that a central copy cut short, or rolled back, shows);
   audit     (station, seq) → the station's audit entry;
-  rows      (station, table, key) → the row's values; run_id for the queries of one run.
+  rows      (station, table, key) → the row's values; run_id for the queries of one run;
+  register_changes  the shared registers' history (registers.py).
 
 Reading: `CentralRecords` gives, per station, a `RecordsReader` over an in-memory copy of that station's records
 (the same queries and the same verification as at the bench, with the head from `stations`), and finds a run
@@ -43,11 +44,19 @@ CREATE TABLE IF NOT EXISTS rows (
     station TEXT NOT NULL REFERENCES stations, tbl TEXT NOT NULL, row_key TEXT NOT NULL, run_id TEXT,
     vals TEXT NOT NULL, PRIMARY KEY (station, tbl, row_key));
 CREATE INDEX IF NOT EXISTS rows_run ON rows (run_id);
+CREATE TABLE IF NOT EXISTS register_changes (
+    id BIGSERIAL PRIMARY KEY, register TEXT NOT NULL, item TEXT NOT NULL, data TEXT,
+    operator TEXT NOT NULL, station TEXT NOT NULL, reason TEXT NOT NULL, time DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS register_changes_item ON register_changes (register, item, id);
 CREATE OR REPLACE FUNCTION labd_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'records are append-only: % on % refused', TG_OP, TG_TABLE_NAME; END $$ LANGUAGE plpgsql;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_append_only') THEN
         CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+            FOR EACH ROW EXECUTE FUNCTION labd_append_only();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'register_changes_append_only') THEN
+        CREATE TRIGGER register_changes_append_only BEFORE UPDATE OR DELETE ON register_changes
             FOR EACH ROW EXECUTE FUNCTION labd_append_only();
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'rows_append_only') THEN
@@ -195,6 +204,19 @@ class CentralRecords:
         if len(rows) > 1:
             raise RecordsError(f"run {run_id!r} was recorded by several stations ({', '.join(r[0] for r in rows)})")
         return self.station(rows[0][0])
+
+    def series(self, key: str, *, besides: str | None = None) -> list[dict[str, Any]]:
+        """The entries of a series (intermediate checks of one instrument) recorded at every station but
+        `besides`, each with its run and station, in the order they were recorded at each station."""
+        rows = self.conn.execute("SELECT station, vals FROM rows WHERE tbl = 'results' AND (vals::jsonb)->>2 = %s "
+                                 "AND station IS DISTINCT FROM %s ORDER BY station, row_key::bigint",
+                                 (f"series:{key}", besides)).fetchall()
+        self.conn.rollback()
+        out = []
+        for station, vals in rows:
+            run_id, _, _, data = json.loads(vals)
+            out.append({"run_id": run_id, "station": station, **json.loads(data)})
+        return out
 
     def verify(self) -> list[tuple[str, Verification]]:
         """Each station's chain, verified as at the bench (every link under its key, every row's digest) against

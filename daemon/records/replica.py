@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,17 +64,22 @@ class Replicator:
         self._seal: Seal | None = None
         self._records_id: str | None = None
         self._wake = asyncio.Event()
+        self._started = self._finished = 0       # batches begun and finished (drained())
 
     def wake(self) -> None:
         self._wake.set()
 
     # --- the loop ------------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        # One thread of its own for every blocking call, so that a batch still in flight when the task is
+        # cancelled finishes before the connections are closed (never two threads on one connection).
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"central-{self.station}")
+        loop = asyncio.get_running_loop()
         backoff = 0.5
         try:
             while True:
                 try:
-                    sent = await asyncio.to_thread(self._push)
+                    sent = await asyncio.shield(loop.run_in_executor(executor, self._push))
                 except StationConflict as exc:
                     self._fail(str(exc))
                     log.error("%s; not replicating", exc)
@@ -92,17 +98,21 @@ class Replicator:
                         async with asyncio.timeout(self.interval):
                             await self._wake.wait()
         finally:
-            await asyncio.to_thread(self.close)
+            closing = loop.run_in_executor(executor, self.close)      # queued behind a batch in flight
+            executor.shutdown(wait=False)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(closing)
 
     async def drained(self, timeout: float = 10.0) -> bool:
         """True once every local entry is in the central database (a clean stop, tests)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        after = self._started          # only a batch begun after this call has seen everything committed before it
         while loop.time() < deadline:
             self.wake()
-            if self.state.connected and self.state.behind == 0 and self.state.local > 0:
+            if self._finished > after and self.state.connected and self.state.behind == 0:
                 return True
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
         return False
 
     def _fail(self, message: str) -> None:
@@ -157,6 +167,13 @@ class Replicator:
         return int(row[2])
 
     def _push(self) -> int:
+        self._started += 1
+        started = self._started
+        sent = self._push_batch()
+        self._finished = started
+        return sent
+
+    def _push_batch(self) -> int:
         local = self._open_local()
         if self._pg is None:
             self._pg = connect_central(self.url)

@@ -25,6 +25,7 @@ from labd.procedures.stability import StabilityCriterion, StabilityWindow
 from . import systemd
 from .handling import Handling
 from .health import HealthServer, Metrics
+from .fleet import Fleet
 from .mqtt import Bus
 from .runs import ActiveRun, Runs
 from .schedule import missed, next_due
@@ -39,6 +40,7 @@ class Service:
                  sim_start: float | None = None, dashboard_port: int | None = None,
                  metrics_port: int | None = None) -> None:
         self.config, self.simulate, self.speed, self.seed = config, simulate, speed, seed
+        self.base_config = config      # the configuration folder's own, under the central registers (refresh_registers)
         self.dashboard_port = dashboard_port if dashboard_port is not None else config.service.dashboard_port
         self.dashboard: Any = None
         self.sim_start = sim_start
@@ -53,6 +55,7 @@ class Service:
         self.bus: Bus | None = None
         self.streamer: Streamer | None = None
         self.replicator: Any = None             # to the central records, when [central] url is set
+        self.fleet = Fleet(self.root.rsplit("/", 1)[0] if "/" in self.root else self.root)
         self.latest: dict[str, dict[str, Any]] = {}
         self._windows: dict[tuple, StabilityWindow] = {}
         self.listeners: list[Any] = []          # live views (the dashboard): called with (topic, data)
@@ -74,6 +77,7 @@ class Service:
     # --- life cycle --------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         await self.records.open()
+        await self.refresh_registers()
         changed = await record_configuration(self.records, self.config, "service")
         if changed:
             log.info("configuration %s", changed)
@@ -94,7 +98,8 @@ class Service:
             self.bus = Bus(self.mqtt_url, self.root, identifier=f"labd-{station}-{os.getpid()}",
                            on_command=self.on_command, tls_context=tls, username=mq.username,
                            password=mq.password.get_secret_value() if mq.password else None,
-                           live_interval=mq.live_interval)
+                           live_interval=mq.live_interval, watch=self.fleet.subscriptions,
+                           on_watched=self._fleet_message)
             self._bus_task = asyncio.create_task(self.bus.run(), name="mqtt")
             self._tasks.append(self._bus_task)
         try:
@@ -151,6 +156,18 @@ class Service:
             if self.streamer is not None:
                 self.streamer.close()
             await self.records.close()
+
+    def _fleet_message(self, topic: str, payload: bytes) -> None:
+        if self.fleet.take(topic, payload):
+            for listener in self.listeners:
+                listener("fleet", self.fleet.view())
+
+    async def refresh_registers(self) -> None:
+        """With central registers ([central] url), their current version (or the last synchronised copy, said)."""
+        if not self.config.central.url:
+            return
+        from labd.daemon.engine.registers import in_force
+        self.config = await asyncio.to_thread(in_force, self.base_config, say=log.info)
 
     # --- runs ----------------------------------------------------------------------------------------------------
     def runs(self) -> list[ActiveRun]:
@@ -329,6 +346,10 @@ class Service:
                                                               "sent": self.streamer.state.sent},
                 "central": None if self.replicator is None else self.replicator.state.as_dict()}
 
+    def fleet_view(self) -> list[dict[str, Any]]:
+        """The lab's stations as their services publish them (this one included), for the fleet view."""
+        return self.fleet.view()
+
     def publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False) -> None:
         if self.bus is not None:
             self.bus.publish(topic, data, qos=qos, retain=retain)
@@ -339,7 +360,7 @@ class Service:
         """What a live view needs on connecting: status, the latest reading of each instrument, the runs."""
         runs = self.runs()
         return {"status": self.status(), "latest": self.latest, "runs": [self.run_state(r) for r in runs],
-                "run": self.run_state(runs[0]) if runs else None}
+                "run": self.run_state(runs[0]) if runs else None, "fleet": self.fleet.view()}
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

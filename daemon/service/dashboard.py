@@ -87,6 +87,8 @@ class Dashboard:
             kind, data = "result", {"run_id": data["run_id"], "documents": data.get("documents", [])}
         elif topic == "status":
             kind = "status"
+        elif topic == "fleet":
+            kind = "fleet"
         else:
             return
         message = f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"

@@ -76,7 +76,8 @@ Handler = Callable[[bytes, str | None, bytes | None, str | None], Coroutine[Any,
 class Bus:
     def __init__(self, url: str, root: str, *, identifier: str, on_command: Handler,
                  tls_context: ssl.SSLContext | None = None, queue_size: int = 100_000,
-                 username: str | None = None, password: str | None = None, live_interval: float = 0.025) -> None:
+                 username: str | None = None, password: str | None = None, live_interval: float = 0.025,
+                 watch: tuple[str, ...] = (), on_watched: Callable[[str, bytes], None] | None = None) -> None:
         address = BrokerAddress.parse(url)
         # Credentials from the configuration (a password file, the environment) win over any in the URL.
         self.address = BrokerAddress(address.host, address.port, username or address.username,
@@ -97,6 +98,8 @@ class Bus:
         self._live: dict[Any, tuple[str, Any]] = {}
         self._live_tick: asyncio.TimerHandle | None = None
         self.coalesced = 0              # live readings replaced by a later one within the same tick
+        # Other topics followed read-only (the lab's other stations: fleet.py), handed to `on_watched`.
+        self.watch, self.on_watched = watch, on_watched
 
     # --- publishing (never blocks the caller) -------------------------------------------------------------------
     def publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False,
@@ -167,6 +170,8 @@ class Bus:
                     # write it, so the topic says who sent the command. <root>/cmd: status and list only.
                     await client.subscribe(f"{self.root}/cmd", qos=1)
                     await client.subscribe(f"{self.root}/cmd/+", qos=1)
+                    for pattern in self.watch:
+                        await client.subscribe(pattern, qos=1)
                     for topic, payload in list(self.retained.items()):
                         await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
@@ -213,6 +218,10 @@ class Bus:
             correlation = getattr(props, "CorrelationData", None) if props else None
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             topic = str(message.topic)
+            if topic != f"{self.root}/cmd" and not topic.startswith(f"{self.root}/cmd/"):
+                if self.on_watched is not None:        # a watched topic: read, never a command
+                    self.on_watched(topic, payload)
+                continue
             user = topic[len(self.root) + 5:] if topic.startswith(f"{self.root}/cmd/") else None
             asyncio.create_task(self.on_command(payload, response, correlation, user))
 

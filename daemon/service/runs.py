@@ -97,6 +97,7 @@ class Runs:
     async def start(self, name: str | None, raw: dict[str, Any], operator: str | None, *, source: str,
                     resume: str | None = None) -> dict[str, Any]:
         s = self.service
+        await s.refresh_registers()      # the registers' current version, shared with the lab's other benches
         previous, requested_by = None, operator
         if resume:
             if any(r.run_id == resume for r in self.all()):
@@ -114,7 +115,7 @@ class Runs:
         ctx = RunContext(run_id, info.name, operator, s.instruments, register(s.config.standards, s.config.sources), s.clock,
                          lambda prompt: self._ask(run, prompt), simulated=s.simulate,
                          control=run_control(s.config, s.instruments), records=s.records,
-                         history=history_from(s.records))
+                         history=history_from(s.records, s.config.central.url, s.config.lab.station))
         if previous is not None:
             previous.apply(ctx)
         else:

@@ -62,6 +62,18 @@ function renderRun() {
   } else { form.hidden = true; }
 }
 
+// The lab's benches (their services' retained status and run states): read only; each bench is driven at its own.
+let fleet = [];
+function renderFleet() {
+  const rows = fleet.map((s) => el("div", {class: "station", "data-station": s.station},
+    el("strong", {text: s.station}), " ",
+    el("span", {class: "badge " + (s.status.state === "online" ? "stable" : "error"), text: s.status.state}),
+    el("span", {class: "muted", text: ` ${(s.status.instruments || []).length} instruments`}),
+    ...s.runs.map((r) => el("div", {class: "fleetrun", "data-run": r.run_id},
+      `${r.procedure || "?"} · `, el("span", {text: r.run_id}), ` · ${r.state} · ${r.operator || ""}`))));
+  $("fleet").replaceChildren(...(rows.length ? rows : [el("span", {class: "muted", text: "no other bench seen"})]));
+}
+
 function drawChart() {
   const c = $("chart"), g = c.getContext("2d"), pts = history[selected] || [];
   $("chartname").textContent = selected || "";
@@ -105,8 +117,9 @@ events.onerror = () => { $("conn").textContent = "reconnecting…"; };
 events.addEventListener("snapshot", (e) => {
   const s = JSON.parse(e.data); $("station").textContent = s.status.station;
   for (const [id, r] of Object.entries(s.latest)) onReading({instrument: id, ...r});
-  run = s.run; refresh();
+  run = s.run; fleet = s.fleet || []; renderFleet(); refresh();
 });
+events.addEventListener("fleet", (e) => { fleet = JSON.parse(e.data); renderFleet(); });
 events.addEventListener("reading", (e) => { onReading(JSON.parse(e.data)); refresh(); });
 events.addEventListener("run", (e) => { run = JSON.parse(e.data); refresh(); });
 events.addEventListener("result", (e) => { const r = JSON.parse(e.data); documents[r.run_id] = r.documents; refresh(); });
