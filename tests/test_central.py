@@ -144,6 +144,23 @@ async def test_a_second_records_database_under_the_same_station_name_is_refused(
     assert len(_central_rows(url, "bench-t")) == 4
 
 
+def test_labd_central_sync_replicates_a_bench_that_only_runs_labd_run(tmp_path, postgres):
+    url = postgres.createdb("lab")
+    cfg = _station_config(tmp_path, "bench-e")
+    env = {"LABD_CENTRAL_URL": url}
+    ran = _labd("run", "stability-run", "--simulate", "--speed", "400", "--operator", "demo", "--config", str(cfg),
+                "--param", "duration_hours=0.05", "--param", "interval=30", "--param", "stability.window=6", env=env)
+    assert ran.returncode == 0, ran.stderr
+    synced = _labd("central", "sync", "--config", str(cfg), env=env)
+    assert synced.returncode == 0, synced.stderr
+    assert "station bench-e:" in synced.stdout and "entries in the central records" in synced.stdout
+    listed = _labd("runs", "--records", url, env=env)
+    assert "bench-e-" in listed.stdout and "completed" in listed.stdout
+    postgres.stop()
+    down = _labd("central", "sync", "--config", str(cfg), "--timeout", "3", env=env)
+    assert down.returncode == 1 and "not replicated" in down.stderr and "Traceback" not in down.stderr
+
+
 async def test_two_services_with_labd_central_url_both_list_their_runs_centrally(tmp_path, postgres, monkeypatch):
     """The issue's "done when": two `labd serve` stations with LABD_CENTRAL_URL set; `labd runs` and `labd audit
     verify` on postgresql://… list both stations' runs and pass."""
@@ -190,6 +207,11 @@ async def test_two_services_with_labd_central_url_both_list_their_runs_centrally
                               cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["run"]["station"] == "bench-m"
+    reported = subprocess.run([*LABD, "report", run_ids["bench-t"], "--records", url, "--keys", keys[1],
+                               "--format", "html", "--out", str(tmp_path / "docs")], cwd=REPO, capture_output=True,
+                              text=True, env=env, timeout=120)
+    assert reported.returncode == 0, reported.stderr
+    assert run_ids["bench-t"] in next((tmp_path / "docs").glob("*.html")).read_text()
 
 
 def _station_config(tmp_path: Path, station: str) -> Path:

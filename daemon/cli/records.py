@@ -245,4 +245,41 @@ def audit_verify(config_dir, records, keys) -> None:
                                + (f" ({more} not shown)" if more > 0 else ""))
 
 
-COMMANDS = (runs, export, report, amend, audit)
+@click.group()
+def central() -> None:
+    """The lab's central records ([central] url)."""
+
+
+@central.command("sync")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for the last entry.")
+@config_option
+@records_option
+def central_sync(timeout, config_dir, records) -> None:
+    """Replicate this bench's records to the central database now, up to the last entry, and say how far it got
+    (a bench that runs procedures with `labd run` and no `labd serve`; the service replicates by itself)."""
+    import asyncio
+
+    from labd.daemon.records import keys_folder
+    from labd.daemon.records.replica import Replicator
+    config = load(config_dir)
+    if not config.central.url:
+        raise click.ClickException("no central records: set [central] url in lab.toml or LABD_CENTRAL_URL")
+    path = records_path(config, records)
+    replicator = Replicator(path, keys_folder(path, keys_dir(config)), config.lab.station, config.central.url)
+
+    async def sync() -> bool:
+        task = asyncio.create_task(replicator.run())
+        try:
+            return await replicator.drained(timeout)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    done = asyncio.run(sync())
+    state = replicator.state
+    if not done:
+        where = f"{state.behind} entries behind" if state.connected else "the central records were not reached"
+        raise click.ClickException(f"not replicated: {where}" + (f" ({state.last_error})" if state.last_error else ""))
+    console.print(f"station {config.lab.station}: {state.replicated} entries in the central records")
+
+
+COMMANDS = (runs, export, report, amend, audit, central)
