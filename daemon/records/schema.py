@@ -54,10 +54,13 @@ def schema() -> str:
     return "\n".join(parts)
 
 
+# The encoder json.dumps would build for these arguments, built once: a third less per row (issue 18).
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def digest(table: str, key: str, values: tuple) -> str:
-    # repr-exact floats and sorted keys: the same row always gives the same bytes.
-    text = json.dumps([table, key, list(values)], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    # repr-exact floats: the same row always gives the same bytes.
+    return hashlib.sha256(_CANONICAL.encode([table, key, list(values)]).encode()).hexdigest()
 
 
 def to_json(value: Any) -> str:
