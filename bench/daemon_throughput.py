@@ -23,6 +23,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -62,25 +63,26 @@ def simulators(conn, n: int) -> None:
 
 
 def subscriber(conn, port: int, password: str) -> None:
-    import aiomqtt
+    """A dashboard's view of the live readings: paho's own network thread timestamps each message as it is read
+    off the socket (an asyncio client's per-message scheduling would add its own lag to the measurement)."""
+    import paho.mqtt.client as paho
 
-    async def main() -> None:
-        latencies: list[float] = []
-        async with aiomqtt.Client("127.0.0.1", port, username="labd", password=password,
-                                  max_queued_incoming_messages=0) as client:
-            await client.subscribe(f"{ROOT_TOPIC}/instruments/+/reading")
-            conn.send("ready")
-            stop = asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            messages = client.messages.__aiter__()
-            while not stop.done():
-                try:
-                    m = await asyncio.wait_for(messages.__anext__(), 0.5)
-                except asyncio.TimeoutError:
-                    continue
-                latencies.append(time.time() - json.loads(m.payload)["time"])
-        conn.send(latencies)
-
-    asyncio.run(main())
+    arrivals: list[tuple[float, bytes]] = []
+    ready = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{os.getpid()}",
+                         protocol=paho.MQTTv5)
+    client.username_pw_set("labd", password)
+    client.on_message = lambda c, u, m: arrivals.append((time.time(), m.payload))
+    client.on_subscribe = lambda *a: ready.set()
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{ROOT_TOPIC}/instruments/+/reading", qos=0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    ready.wait(10)
+    conn.send("ready")
+    conn.recv()
+    client.loop_stop()
+    client.disconnect()
+    conn.send([arrived - json.loads(payload)["time"] for arrived, payload in arrivals])
 
 
 def rss_mb() -> float:

@@ -136,8 +136,10 @@ class Service:
                 systemd.notify("STOPPING=1")
                 # Nothing may start or read while the runs are stopped and the instruments are closed.
                 self.stopping = True
+                log.info("stopping: %d runs to stop", len(self.runs()))
                 await _cancel(workers)
                 await self.runs_.stop_all("the service was stopped")
+                log.info("stopping: runs stopped, instruments safe")
         finally:
             if self.health is not None:
                 await self.health.stop()
@@ -148,6 +150,7 @@ class Service:
                 self._head_published = self._head(self._head_published)
                 await self.bus.goodbye("stopped")
                 await asyncio.wait([self._bus_task], timeout=5.0)   # it leaves the broker cleanly
+                log.info("stopping: left the broker")
             if self.streamer is not None:
                 await self.streamer.drained(timeout=5.0)
             if self.replicator is not None:        # what is left goes at the next start, from where it stopped
@@ -156,6 +159,7 @@ class Service:
             if self.streamer is not None:
                 self.streamer.close()
             await self.records.close()
+            log.info("stopped: records closed")
 
     def _fleet_message(self, topic: str, payload: bytes) -> None:
         if self.fleet.take(topic, payload):
