@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from labd.daemon.config import Config, ConfigError, load_config
+from labd.daemon.records.central import is_central
 
 from . import logs
 
@@ -24,28 +25,25 @@ def config(path: str | None, *, quiet: bool = False) -> Config:
     except ConfigError as exc:
         raise click.ClickException(f"bad configuration: {exc}") from None
     if not quiet:
-        if logs.FORMAT == "json":   # stderr holds only JSON lines then
-            logging.getLogger("labd.config").info("configuration: %s (%s)", cfg.directory, cfg.origin)
-        else:
-            err_console.print(f"[dim]configuration: {cfg.directory} ({cfg.origin})[/]")
+        _tell("labd.config", f"configuration: {cfg.directory} ({cfg.origin})")
     if cfg.central.url:
         from labd.daemon.engine.registers import in_force
-
-        def say(line: str) -> None:
-            if quiet:
-                return
-            if logs.FORMAT == "json":
-                logging.getLogger("labd.registers").info("%s", line)
-            else:
-                err_console.print(f"[dim]{line}[/]")
-        cfg = in_force(cfg, say=say)
+        cfg = in_force(cfg, say=lambda line: None if quiet else _tell("labd.registers", line))
     return cfg
+
+
+def _tell(logger: str, line: str) -> None:
+    """A line about where things came from, on stderr: as a JSON log line when stderr holds only those."""
+    if logs.FORMAT == "json":
+        logging.getLogger(logger).info("%s", line)
+    else:
+        err_console.print(f"[dim]{line}[/]")
 
 
 config_option = click.option("--config", "config_dir", type=click.Path(), default=None,
                              help="Configuration folder (default: $LABD_CONFIG, /etc/labd, or the example lab).")
 def _local_records(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and value.startswith(("postgresql://", "postgres://")):
+    if is_central(value):
         raise click.BadParameter("this command writes or reads a bench's own records file; the central records "
                                  "(postgresql://…) are written by replication and read by labd runs, report, "
                                  "export and audit verify")

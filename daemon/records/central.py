@@ -81,9 +81,13 @@ def connect(url: str, *, timeout: float = 5.0) -> Any:
         raise RecordsError(f"central records {redact(url)}: cannot connect ({_first_line(exc)})") from None
     try:
         with conn.transaction():
-            # One creator at a time: two stations starting together must not both create the tables.
-            conn.execute("SELECT pg_advisory_xact_lock(7425307)")
-            conn.execute(DDL)
+            # The tables once per database, not at every connection (a replicator reconnects, a bench reads the
+            # registers before every run); one creator at a time when two stations start together.
+            made = conn.execute("SELECT to_regclass('labd_meta') IS NOT NULL").fetchone() == (True,) and conn.execute(
+                "SELECT value FROM labd_meta WHERE key = 'schema'").fetchone() == (str(CENTRAL_SCHEMA),)
+            if not made:
+                conn.execute("SELECT pg_advisory_xact_lock(7425307)")
+                conn.execute(DDL)
     except psycopg.Error as exc:
         conn.close()
         raise RecordsError(f"central records {redact(url)}: cannot set up the tables ({_first_line(exc)})") from None
