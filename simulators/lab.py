@@ -126,8 +126,9 @@ class SimulatedLab:
         w, sim, opts = self.world, cfg.simulation, cfg.options
         if cfg.driver in ("fluke-scpi-well", "hart-classic"):
             kw = _kwargs(iid, sim, {"tau", "noise", "drift_per_hour", "control_offset", "stability_limit",
-                                    "stability_hold", "linefeed"})
+                                    "stability_hold", "linefeed", "reference_probe"})
             linefeed = bool(kw.pop("linefeed", True))            # a classic unit's lf=on|of
+            reference = kw.pop("reference_probe", None)          # an SCPI well's process option
             well = ThermalBlock(self.clock, self._rng(), ambient=w.ambient.base_t, **kw)
             w.blocks[iid] = well
             if cfg.driver == "hart-classic":
@@ -135,26 +136,37 @@ class SimulatedLab:
                 hart = HartClassicSim(well, duplex_full=duplex)
                 hart.reply_termination = "\r\n" if linefeed else "\r"
                 return await self._serve(iid, hart, "pty")
+            probe = None
+            if reference is not None:
+                spec = _kwargs(f"{iid}.simulation.reference_probe", dict(reference), {"error", "noise"})
+                probe = Probe(well, tuple(spec.get("error", (0.0,))), float(spec.get("noise", 0.001)), self._rng())
+                w.probes[iid] = {1: probe}
             return await self._serve(iid, ScpiWellSim(well, min_set_point=float(opts.get("min_set_point", -25)),
-                                                      max_set_point=float(opts.get("max_set_point", 150))), "pty")
+                                                      max_set_point=float(opts.get("max_set_point", 150)),
+                                                      reference_probe=probe), "pty")
         if cfg.driver == "fluke-1529":
             _kwargs(iid, sim, {"source", "channels", "serial", "unit", "sample_period"})
             source = sim.get("source")
             if source is not None and source not in w.blocks:
                 raise SimulationConfigError(f"instruments.{iid}.simulation.source: no simulated heat source {source!r}")
             block = w.blocks.get(source) if source else None
-            probes, names, units = {}, {}, {}
+            probes, serials, units = {}, {}, {}
             for ch, spec in (sim.get("channels") or {"1": {}}).items():
                 spec = dict(spec)
-                names[int(ch)] = spec.pop("name", f"PRT{ch}")
+                spec.pop("name", None)                              # a label for people; not on the wire
+                serials[int(ch)] = str(spec.pop("serial", ""))      # the probe's serial number (CALC<n>:CONV:SNUM?)
                 _kwargs(f"{iid}.simulation.channels.{ch}", spec, {"error", "noise", "unit"})
                 if "unit" in spec:
                     units[int(ch)] = str(spec["unit"]).upper()       # "O": the channel reads its probe in ohms
                 probes[int(ch)] = Probe(block, tuple(spec.get("error", (0.0,))), float(spec.get("noise", 0.001)),
                                         self._rng())
             w.probes[iid] = probes
-            readout = Readout1529Sim(self.clock, probes, probe_names=names, unit=str(sim.get("unit", "C")).upper(),
-                                     sample_period=float(sim.get("sample_period", 0.5)), **_identity(dict(sim)))
+            try:
+                readout = Readout1529Sim(self.clock, probes, probe_serials=serials,
+                                         unit=str(sim.get("unit", "C")).upper(),
+                                         sample_period=float(sim.get("sample_period", 0.5)), **_identity(dict(sim)))
+            except ValueError as exc:
+                raise SimulationConfigError(f"instruments.{iid}.simulation.channels: {exc}") from None
             readout.channel_units = units
             return await self._serve(iid, readout, "pty")
         if cfg.driver == "mettler-sics":

@@ -22,7 +22,8 @@ from .line_server import LineDevice, Session
 MESSAGES = {
     -100: "Command error", -101: "Invalid character", -102: "Syntax error", -103: "Invalid separator",
     -104: "Data type error", -108: "Parameter not allowed", -109: "Missing parameter", -113: "Undefined header",
-    -120: "Numeric data error", -138: "Suffix not allowed", -200: "Execution error", -211: "Trigger ignored",
+    -114: "Header suffix out of range",
+    -120: "Numeric data error", -138: "Suffix not allowed", -200: "Execution error", -203: "Command protected", -211: "Trigger ignored",
     -214: "Trigger deadlock", -221: "Settings conflict",
     -222: "Data out of range", -224: "Illegal parameter value", -230: "Data corrupt or stale",
     -350: "Queue overflow", -410: "Query INTERRUPTED", -420: "Query UNTERMINATED",
@@ -59,7 +60,7 @@ def compile_header(pattern: str) -> re.Pattern[str]:
             out.append(r"\*")
         elif c.isalpha():
             j = i
-            while j < len(pattern) and (pattern[j].isalpha()):
+            while j < len(pattern) and (pattern[j].isalpha() or pattern[j] == "_"):     # SP_SET
                 j += 1
             out.append(_mnemonic(pattern[i:j]))
             i = j

@@ -22,7 +22,7 @@ def block(clock, rng):
 @pytest.fixture
 def readout(clock, rng, block):
     probes = {1: Probe(block, (0.01,), 0.0002, rng), 2: Probe(block, (0.2, 0.001), 0.0002, rng)}
-    return Readout1529Sim(clock, probes, probe_names={1: "5626-1234"})
+    return Readout1529Sim(clock, probes, probe_serials={1: "5626_123"})
 
 
 @pytest.mark.parametrize("transport", ["pty", "visa"])
@@ -47,7 +47,8 @@ async def test_readout_restores_the_stamped_format_after_a_power_cycle(serve, in
 async def test_readout_probe_information(serve, instrument, readout):
     async with serve(readout) as (_, address), instrument("fluke-1529", address) as ro:
         info = await ro.probe(1)
-        assert info.name == "5626-1234" and info.calibration_date == date(2026, 3, 14)
+        assert info.name == "5626_123" and info.calibration_date == date(2026, 3, 14)
+        assert info.extra == {"conversion": "CVD"}
 
 
 async def test_readout_missing_channel_gives_no_reply(serve, instrument, readout):

@@ -21,10 +21,21 @@ from .common import config as load, config_option, console, err_console, records
               help="Write the simulated instruments' addresses to this JSON file.")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Time acceleration factor.")
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible noise.")
-def sim(config_dir: str | None, addresses: str | None, speed: float, seed: int | None) -> None:
+@click.option("--control", "control_port", type=click.IntRange(0, 65535), default=None,
+              help="Listen on this loopback TCP port (0: any free one) for fault commands: "
+                   "list | inject ID MODE [COUNT|always] [DOWNTIME] | clear ID|all (docs/simulators.md).")
+@click.option("--fault", "faults", multiple=True, metavar="ID:MODE[:COUNT]",
+              help="Arm a fault at start: no_reply, garbage, busy or disconnect, COUNT replies or 'always'.")
+def sim(config_dir: str | None, addresses: str | None, speed: float, seed: int | None, control_port: int | None,
+        faults: tuple[str, ...]) -> None:
     """Run the simulated lab described by the configuration until interrupted."""
     from labd.simulators import SimulatedLab, SimulationConfigError
+    from labd.simulators.control import FaultControl, FaultSpec
     config = load(config_dir)
+    try:
+        specs = [FaultSpec.parse(text) for text in faults]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
 
     async def run() -> None:
         lab = SimulatedLab(config.instruments, speed=speed, seed=seed, ambient_id=config.environment.sensor)
@@ -32,6 +43,13 @@ def sim(config_dir: str | None, addresses: str | None, speed: float, seed: int |
             found = await lab.start()
         except SimulationConfigError as exc:
             raise click.ClickException(f"{config.directory / 'instruments.toml'}: {exc}") from None
+        control = FaultControl(lab.servers, {iid: a["driver"] for iid, a in found.items()})
+        try:
+            for spec in specs:
+                console.print(control.apply(spec))
+        except ValueError as exc:
+            await lab.stop()
+            raise click.BadParameter(str(exc), param_hint="--fault") from None
         text = json.dumps(found, indent=2)
         if addresses:
             tmp = Path(addresses).with_suffix(".tmp")
@@ -44,8 +62,12 @@ def sim(config_dir: str | None, addresses: str | None, speed: float, seed: int |
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
+            if control_port is not None:
+                port = await control.start(control_port)
+                console.print(f"fault control on 127.0.0.1:{port}")     # after the addresses: both are ready
             await stop.wait()
         finally:
+            await control.stop()
             await lab.stop()
 
     asyncio.run(run())

@@ -99,10 +99,12 @@ class Fluke1529Readout(Driver, ThermometerReadout):
             await asyncio.sleep(self.options.fresh_poll)
 
     async def probe(self, channel: int) -> ProbeInfo:
-        # The probe name mnemonic is not confirmed in a manual (INSTRUMENT-PROTOCOLS §3.1, [U]).
-        name = (await self.line.query(f"CALC{channel}:CONV:NAME?")).strip().strip('"')
+        # The probe's serial number (CALC<n>:CONV:SNUM?, manual p.105) names it; the conversion type's mnemonic
+        # (CALC<n>:CONV:NAME?) is not confirmed in a manual (INSTRUMENT-PROTOCOLS §3.1, [U]).
+        serial = (await self.line.query(f"CALC{channel}:CONV:SNUM?")).strip().strip('"')
+        conversion = (await self.line.query(f"CALC{channel}:CONV:NAME?")).strip().strip('"')
         cal = parse_cal_date(self.id, await self.line.query(f"CAL{channel}:DATE:CAL?"))
-        return ProbeInfo(channel, name, cal)
+        return ProbeInfo(channel, serial, cal, {"conversion": conversion})
 
     async def sample(self) -> list[Reading]:
         channels = self.options.channels or [self.default_channel]

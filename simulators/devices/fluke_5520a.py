@@ -7,7 +7,10 @@ Sources (../shared/protocols/INSTRUMENT-PROTOCOLS.md §5, marks as there):
   `ISR?` bits 0 OPER, 7 HIVOLT, 11 REMOTE, 12 SETTLED [C] 5522A manual p.5-41; `*RST` → standby [C].
 - `ERR?` → first queued error, `0,"No Error"` when empty (punctuation [U]); `FAULT?` → its code [C].
 - `REMOTE`, `LOCAL`, `LOCKOUT` (RS-232 only) [C]; `RANGE?` [C].
-- TERM mode (RS-232 factory default, `SP_SET?` → `9600,TERM,XON,…`) [C]: the calibrator echoes each command,
+- `SP_SET?` → the serial port's settings, `9600,TERM,XON,DBIT8,SBIT1,PNONE,CRLF` at the factory default [C]
+  5522A manual p.6-38; `SP_SET 9600,COMP,…` switches the host port's mode (when it takes effect on a real unit is
+  [U]: here from the next command).
+- TERM mode (RS-232 factory default) [C]: the calibrator echoes each command,
   prints a fault line `Fault 1300: Bad syntax (REM)` for an error and a prompt `<n>> ` after each command,
   n counting up from 2 [D] MCUSH F5520A driver.
 """
@@ -50,6 +53,7 @@ class Calibrator5520Sim(ScpiDevice):
         self.command("ERR", lambda p, q: self.next_error(), True)
         self.command("FAULT", lambda p, q: str(self.errors[0][0] if self.errors else 0), True)
         self.command("RANGE", lambda p, q: self._range(), True)
+        self.command("SP_SET", self._serial_port)
         for word, remote in (("REMOTE", True), ("LOCAL", False), ("LOCKOUT", True)):
             self.command(word, lambda p, q, r=remote: self._set_remote(r), False)
 
@@ -94,6 +98,16 @@ class Calibrator5520Sim(ScpiDevice):
         if self.model.settled():
             bits |= 1 << 12
         return bits
+
+    def _serial_port(self, params: list[str], query: bool) -> str | None:
+        if query:
+            return f"9600,{self.mode},XON,DBIT8,SBIT1,PNONE,CRLF"
+        if len(params) != 7 or params[1].upper() not in ("TERM", "COMP"):
+            raise ScpiError(1300, "Bad syntax")
+        self.mode = params[1].upper()
+        self.echo = self.mode == "TERM"
+        self.reply_termination = "\r\n" if self.mode == "TERM" else "\n"
+        return None
 
     def _range(self) -> str:
         m = self.model

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..line_server import LineDevice, Session
-from ..physics import ThermalBlock
+from ..physics import Probe, ThermalBlock
 from ..scpi import ScpiDevice, ScpiError, boolean, number
 from .fluke_1529 import pt100
 
@@ -12,15 +12,20 @@ class ScpiWellSim(ScpiDevice):
     §4.2, marks as there): `SOUR:SPO` / `SOUR:SPO?` [D]; `SOUR:SENS:DATA? [TEMP|RES]` (the control sensor's
     temperature, or its resistance) [D]; `SOUR:STAB:TEST?` [D], `SOUR:STAB:LIM` (0.01–9.99 °C) [D],
     `SOUR:STAB:DATA?` (the present stability: the spread of the control readings over the last minute) [D];
-    `OUTP:STAT` (off at power-up and after *RST) [D]; `UNIT:TEMP C|F` [D]; `SYST:BEEP:IMM` [D]."""
+    `OUTP:STAT` (off at power-up and after *RST) [D]; `UNIT:TEMP C|F` [D]; `SYST:BEEP:IMM` [D]. With the process
+    option (a reference probe plugged into the well's own readout, `reference_probe`): `READ?` → the reference
+    probe's temperature and `SENS1:DATA?` → its resistance [D] (a Fluke9142 pyvisa class); without it these are
+    undefined headers, as on a well without the option."""
 
     reply_termination = "\r\n"
     error_format = '{code},"{message}"'
 
     def __init__(self, block: ThermalBlock, *, model: str = "9142", serial: str = "B51234",
-                 min_set_point: float = -25.0, max_set_point: float = 150.0) -> None:
+                 min_set_point: float = -25.0, max_set_point: float = 150.0,
+                 reference_probe: Probe | None = None) -> None:
         super().__init__()
         self.block, self.model, self.serial = block, model, serial
+        self.reference_probe = reference_probe
         self.min_set_point, self.max_set_point = min_set_point, max_set_point
         self.unit = "C"
         self._recent: list[tuple[float, float]] = []        # (time, control reading) for SOUR:STAB:DATA?
@@ -32,6 +37,9 @@ class ScpiWellSim(ScpiDevice):
         self.command("OUTPut[:STATe]", self._output)
         self.command("UNIT:TEMPerature", self._unit)
         self.command("SYSTem:BEEPer[:IMMediate]", lambda p, q: None, False)
+        if reference_probe is not None:
+            self.command("READ", lambda p, q: f"{self._shown(reference_probe.reading()):.4f}", True)
+            self.command("SENSe<n>:DATa", self._reference_resistance, True)
 
     def identity(self) -> str:
         return f"FLUKE,{self.model},{self.serial},1.10"
@@ -63,6 +71,12 @@ class ScpiWellSim(ScpiDevice):
             return f"{pt100(reading):.4f}"          # the control PRT's resistance, not a temperature
         raise ScpiError(-224)
 
+    def _reference_resistance(self, params: list[str], query: bool, n: str) -> str:
+        if n not in ("", "1"):
+            raise ScpiError(-114, "Header suffix out of range")    # one reference input
+        assert self.reference_probe is not None
+        return f"{pt100(self.reference_probe.reading()):.5f}"
+
     def _stability(self) -> float:
         values = [v for _, v in self._recent] or [self.block.control_reading()]
         return (max(values) - min(values)) / 2
@@ -91,7 +105,8 @@ class ScpiWellSim(ScpiDevice):
 
 class HartClassicSim(LineDevice):
     """The classic Hart protocol (§4.1 of the protocol notes, [C] 9140/9141 manuals, pymeasure's Fluke7341 test):
-    `s=150` sets (no reply), `s` → `set: 150.00 C`, `t` → `t: 149.98 C`, `u` → `u: C`, `*ver` → `ver.9140,1.21`;
+    `s=150` sets (no reply), `s` → `set: 150.00 C`, `t` → `t: 149.98 C`, `u` → `u: C`, `u=c|f` (set points and
+    temperatures in that unit), `*ver` → `ver.9140,1.21`;
     with duplex full (`du=f`, the 9140's default) every command is echoed; with linefeed off (`lf=of`) replies
     end with CR only."""
 
@@ -102,6 +117,7 @@ class HartClassicSim(LineDevice):
         self.block, self.model, self.firmware = block, model, firmware
         self.echo = duplex_full
         self.decimals = decimals
+        self.unit = "C"              # u=c|f: set points and temperatures in this unit
         block.output(True)  # classic units have no output switch: heating is always on
 
     async def handle(self, line: str, session: Session) -> str | list[str] | None:
@@ -110,16 +126,20 @@ class HartClassicSim(LineDevice):
             return f"ver.{self.model},{self.firmware}"
         if cmd.startswith("s="):
             try:
-                self.block.set(float(cmd[2:]))
+                value = float(cmd[2:])
+                self.block.set((value - 32) / 1.8 if self.unit == "F" else value)
             except ValueError:
                 return None  # classic units silently ignore what they cannot parse
             return None
         if cmd in ("s", "setpoint"):
-            return f"set: {self.block.set_point:.2f} C"
+            return f"set: {self._shown(self.block.set_point):.2f} {self.unit}"
         if cmd == "t":
-            return f"t: {self.block.control_reading():.{self.decimals}f} C"
-        if cmd == "u":
-            return "u: C"
+            return f"t: {self._shown(self.block.control_reading()):.{self.decimals}f} {self.unit}"
+        if cmd in ("u", "units"):
+            return f"u: {self.unit}"
+        if cmd.startswith("u=") and cmd[2:3] in ("c", "f"):
+            self.unit = cmd[2].upper()
+            return None
         if cmd.startswith("du="):
             self.echo = cmd[3:].startswith("f")
             return None
@@ -130,3 +150,6 @@ class HartClassicSim(LineDevice):
             return f"du: {'full' if self.echo else 'half'}" if cmd == "du" else \
                 f"lf: {'off' if self.reply_termination == chr(13) else 'on'}"
         return None
+
+    def _shown(self, celsius: float) -> float:
+        return celsius * 1.8 + 32 if self.unit == "F" else celsius
