@@ -15,15 +15,19 @@ from .stream import SerialSettings
 
 
 def create_instrument(id: str, driver: str, address: str, *, options: dict[str, Any] | None = None,
-                      serial: dict[str, Any] | None = None, timeout: float | None = None) -> Driver:
-    """A driver for `driver` at `address`; it connects on `open()` or on first use."""
+                      serial: dict[str, Any] | None = None, timeout: float | None = None,
+                      line: dict[str, str] | None = None) -> Driver:
+    """A driver for `driver` at `address`; it connects on `open()` or on first use. `line` overrides the driver's
+    terminators (`write_termination`, `read_termination`) for an instrument set up otherwise than its default."""
     try:
         cls = DRIVERS[driver]
     except KeyError:
         raise ValueError(f"unknown driver {driver!r}; known drivers: {', '.join(sorted(DRIVERS))}") from None
-    line = cls.line_settings if timeout is None else replace(cls.line_settings, timeout=timeout)
+    settings = cls.line_settings if timeout is None else replace(cls.line_settings, timeout=timeout)
+    if line:
+        settings = replace(settings, **line)
     serial_settings = replace(cls.serial_settings, **serial) if serial else cls.serial_settings
-    transport = open_transport(id, address, line=line, serial=serial_settings)
+    transport = open_transport(id, address, line=settings, serial=serial_settings)
     return cls(id, transport, options)
 
 

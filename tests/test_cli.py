@@ -82,6 +82,10 @@ def _copy_config(tmp_path: Path) -> Path:
      "unknown address scheme"),
     ("instruments.toml", 'serial = { baudrate = 9600 }', 'serial = { baud = 9600 }', "instruments.balance.serial",
      "unknown serial settings"),
+    ("instruments.toml", 'serial = { baudrate = 9600 }', 'serial = { baudrate = 9600 }\nline = { eol = "x" }',
+     "instruments.balance.line", "unknown line settings ['eol']"),
+    ("instruments.toml", 'serial = { baudrate = 9600 }', 'serial = { baudrate = 9600 }\nline = { read_termination = "" }',
+     "instruments.balance.line", "one to four characters"),
     ("lab.toml", 'station = "bench-1"', 'station = 5', "lab.station", "valid string"),
     ("lab.toml", 'sensor = "ambient"', 'sensor = "nope"', "environment.sensor", "no instrument 'nope'"),
 ])

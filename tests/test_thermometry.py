@@ -44,6 +44,25 @@ async def test_readout_restores_the_stamped_format_after_a_power_cycle(serve, in
         assert reading.unit == "°C" and readout.stamped
 
 
+async def test_a_readout_set_to_answer_with_cr_alone_is_read_with_its_configured_terminator(serve, readout):
+    """Issue 17: configurable terminators. The default (LF) never sees the end of a CR-only reply; `line` does."""
+    from labd.drivers import InstrumentTimeout, create_instrument
+    readout.reply_termination = "\r"
+    async with serve(readout) as (_, address):
+        plain = create_instrument("ro", "fluke-1529", address, timeout=0.3)
+        try:
+            with pytest.raises(InstrumentTimeout):
+                await plain.identify()
+        finally:
+            await plain.close()
+        configured = create_instrument("ro", "fluke-1529", address, line={"read_termination": "\r"})
+        try:
+            assert (await configured.identify()).startswith("HART,1529,")
+            assert (await configured.read(1)).unit == "°C"
+        finally:
+            await configured.close()
+
+
 async def test_readout_probe_information(serve, instrument, readout):
     async with serve(readout) as (_, address), instrument("fluke-1529", address) as ro:
         info = await ro.probe(1)

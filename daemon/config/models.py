@@ -38,6 +38,9 @@ class InstrumentConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     options: dict[str, Any] = {}
     serial: dict[str, Any] = {}
+    # The terminators, when the instrument is set up otherwise than the driver's default (a Hart unit with its
+    # linefeed off answers with CR alone; a gateway may add or strip line ends).
+    line: dict[str, str] = {}
     simulation: dict[str, Any] = {}
 
     @field_validator("driver")
@@ -60,6 +63,19 @@ class InstrumentConfig(_Strict):
         unknown = set(v) - allowed
         if unknown:
             raise ValueError(f"unknown serial settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+        return v
+
+
+    @field_validator("line")
+    @classmethod
+    def _line_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        allowed = {"write_termination", "read_termination"}
+        unknown = set(v) - allowed
+        if unknown:
+            raise ValueError(f"unknown line settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+        for key, text in v.items():
+            if not 1 <= len(text) <= 4 or not all(c in "\r\n" or " " < c <= "~" for c in text):
+                raise ValueError(f"{key} {text!r}: one to four characters, CR, LF or printable ASCII")
         return v
 
 

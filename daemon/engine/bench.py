@@ -20,7 +20,7 @@ def build_instruments(config: Config, addresses: Mapping[str, str] | None = None
     for iid, cfg in config.instruments.items():
         address = (addresses or {}).get(iid, cfg.address)
         out[iid] = create_instrument(iid, cfg.driver, address, options=cfg.options, serial=cfg.serial or None,
-                                     timeout=cfg.timeout)
+                                     timeout=cfg.timeout, line=cfg.line or None)
     return out
 
 
