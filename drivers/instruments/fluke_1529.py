@@ -99,8 +99,9 @@ class Fluke1529Readout(Driver, ThermometerReadout):
             await asyncio.sleep(self.options.fresh_poll)
 
     async def probe(self, channel: int) -> ProbeInfo:
-        # The probe's serial number (CALC<n>:CONV:SNUM?, manual p.105) names it; the conversion type's mnemonic
-        # (CALC<n>:CONV:NAME?) is not confirmed in a manual (INSTRUMENT-PROTOCOLS §3.1, [U]).
+        # The probe's serial number names it, and the conversion type says how it is read. Both are in the
+        # manual's probe command group (§8.4.4, p.105), but neither mnemonic (CALC<n>:CONV:SNUM?, CALC<n>:CONV:NAME?)
+        # is confirmed (INSTRUMENT-PROTOCOLS §3.1, [U]).
         serial = (await self.line.query(f"CALC{channel}:CONV:SNUM?")).strip().strip('"')
         conversion = (await self.line.query(f"CALC{channel}:CONV:NAME?")).strip().strip('"')
         cal = parse_cal_date(self.id, await self.line.query(f"CAL{channel}:DATE:CAL?"))

@@ -8,11 +8,12 @@ Sources (../shared/protocols/INSTRUMENT-PROTOCOLS.md §3.1, marks as there):
 - `SENSe<n>:DATA?` → the raw input, `100.0291, 0.0000` (ohms for a PRT) [C] p.96.
 - `STATus:MEASurement?` → a bit per channel with a new reading [C] (mentioned p.93).
 - Probe settings, `CALCulate<n>:CONVert:…` (§8.4.4): `TEST? <res>` → the temperature the channel's conversion
-  gives for a resistance, in the current units (`CALC2:CONV:TEST? 100.0145` → `0.0100`) [C] p.105; the probe
-  serial number `SNUMber[?]` (up to eight letters, digits or `_`) and the password rule (`SYST:PASS:CONV?` 1 →
-  `SYST:PASS:CEN <pass>` first, else -203) [C] p.105; the conversion type `NAME[?]` (`CVD`, `RES`),
-  `CATalog?`, and the coefficients `PARameter:CATalog?` / `PARameter:VALue[?] <R0|A|B|C>[,<value>]` are the
-  manual's command group but their exact mnemonics are [U] (§11 of the protocol notes).
+  gives for a resistance, in the current units (`CALC2:CONV:TEST? 100.0145` → `0.0100`) [C] p.105; a probe
+  setting of up to eight letters, digits or `_` and the password rule (`SYST:PASS:CONV?` 1 → `SYST:PASS:CEN
+  <pass>` first, else -203) [C] p.105 — here the probe's serial number, `SNUMber[?]`, whose mnemonic is [U]; the
+  conversion type `NAME[?]` (`CVD`, `RES`), `CATalog?`, and the coefficients `PARameter:CATalog?` /
+  `PARameter:VALue[?] <R0|A|B|C>[,<value>]` are the manual's command group (§8.4.4) but their exact mnemonics
+  are [U] (§11 of the protocol notes).
 - `CALibrate<n>:DATE:CALibrate?` → `2000,9,22` [C] p.105, `UNIT:TEMPerature C|F|K` [U].
 - No compound commands (`;`) [C] p.90: a message with one is refused with -113 here.
 
