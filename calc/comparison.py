@@ -39,6 +39,8 @@ class ComparisonPoint:
     characterised: str = ""               # the characterisation report; "" = none, the specification is used
     immersion: float = 0.0                # from the immersion test (stem conduction)
     hysteresis: float = 0.0               # declared; replaced by the measured one with a falling series
+    immersion_source: str = ""            # how `immersion` was found; "" = the lab's declared value
+    immersion_change: float | None = None # at the point of a withdrawal test: the correction's change measured
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def evaluate(point: ComparisonPoint, coverage: float = DEFAULT_COVERAGE,
         _type_a("reference repeatability", ref, "s/√n of the reference readings"),
         _rect("reference resolution", point.reference_resolution / 2, "resolution of the reference indication"),
         *block,
-        _rect("immersion", point.immersion, "immersion test: stem conduction"),
+        _rect("immersion", point.immersion, point.immersion_source or "immersion test: stem conduction (declared)"),
         _rect("hysteresis", hysteresis, how),
         _type_a("UUT repeatability", uut, "s/√n of the unit under test's readings"),
         _rect("UUT resolution", point.uut_resolution / 2, "resolution of the unit under test", -1.0),

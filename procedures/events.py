@@ -34,3 +34,4 @@ class Event(StrEnum):
     SAFE_STATE = "safe_state"
     SAFE_STATE_FAILED = "safe_state_failed"
     AMBIENT_UNAVAILABLE = "ambient_unavailable"
+    IMMERSION_TEST = "immersion_test"   # the correction's change with the unit under test withdrawn

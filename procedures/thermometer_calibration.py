@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from dataclasses import asdict, dataclass, field, replace
+from statistics import fmean
 
 from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
 from labd.drivers import Reading, TemperatureSource, ThermometerReadout
@@ -17,6 +18,7 @@ from .events import Event
 from .params import param
 from .results import ResultTable, budget_json, decimals_of
 from .item import ItemParameters
+from . import immersion as immersion_test
 from .standards import characterisation
 from .thermometer_cvd import ResistanceOutcome, resistance_results
 from .units import UnitError, celsius
@@ -24,7 +26,7 @@ from .steps import check_set_points, heat, identified, item, record_ambient, sta
 from .stability import StabilityCriterion, wait_stable
 
 NAME = "thermometer-calibration"
-VERSION = "1.2"
+VERSION = "1.3"
 DESCRIPTION = "Thermometer calibration by comparison in a dry-block or bath"
 
 
@@ -40,7 +42,8 @@ class Parameters(ItemParameters):
     uut_resolution: float = param(0.01, unit="°C", gt=0.0, le=10.0, description="resolution of the unit under test")
     uniformity: float = param(0.02, unit="°C", ge=0.0, le=5.0, description="half-width of the source's uniformity (its specification), when the register has no characterisation of it")
     readout_accuracy: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the readout's specification, when the reference's certificate does not cover the readout")
-    immersion: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the immersion effect (stem conduction), from the lab's immersion test")
+    immersion: float = param(0.005, unit="°C", ge=0.0, le=5.0, description="half-width of the immersion effect (stem conduction), from the lab's immersion test, when it is not measured in the run")
+    immersion_withdrawal: float = param(0.0, unit="mm", ge=0.0, le=200.0, description="measure the immersion effect: at the set point farthest from the room, withdraw the unit under test by this much and read again; the change of its correction, scaled to each point by its distance from the room, is the immersion term (0: the declared immersion is used)")
     hysteresis: float = param(0.0, unit="°C", ge=0.0, le=5.0, description="half-width of the unit under test's hysteresis, when no falling series is measured")
     falling: bool = param(False, description="also measure the set points again from above (a falling series): the hysteresis is then measured")
     uut_reads: str = param("temperature", choices=("temperature", "resistance"), description="what the unit under test's channel reads: a temperature (a correction per point), or a resistance (its value per point and its Callendar–Van Dusen coefficients)")
@@ -94,6 +97,8 @@ class Parameters(ItemParameters):
                                  "is below 0 °C)")
             if self.falling:
                 raise ValueError("a falling series is for a thermometer read in temperature")
+            if self.immersion_withdrawal:
+                raise ValueError("the immersion test is for a thermometer read in temperature")
 
     def schedule(self) -> list[float]:
         """The set points in the order measured: rising, then (falling) back down from the one below the top."""
@@ -144,8 +149,11 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome | ResistanceOutcome:
         await item(ctx, None, p.uut_serial)        # a probe on a readout channel cannot say who it is
         await ctx.ask("insert_probes", f"Insert the reference probe and the unit under test ({p.uut_serial}) "
                                        f"into {p.source} and connect them to {p.readout} channels "
-                                       f"{ref_channel} and {p.uut_channel}. Type 'done' when ready.")
+                                       f"{ref_channel} and {p.uut_channel}, both fully immersed. Type 'done' when "
+                                       f"ready.", action={"do": "immerse", "readout": p.readout,
+                                                          "channel": p.uut_channel, "withdrawn": 0.0})
         schedule = p.schedule()
+        tested_at = schedule.index(immersion_test.test_point(p.set_points)) if p.immersion_withdrawal else None
         for index, sp in enumerate(schedule):
             saved = ctx.resumed(index)
             if saved is not None:   # completed before an interruption: its readings are on record
@@ -182,6 +190,12 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome | ResistanceOutcome:
                                       "label": f"set point {sp:g}, repetition {rep}/{p.repetitions}"})
                 if rep < p.repetitions:
                     await ctx.clock.sleep(p.interval)
+            change = None
+            if index == tested_at:
+                change = await immersion_test.withdrawal_test(
+                    ctx, readout, p, ref_channel, index, sp,
+                    lambda: _wait_stable(ctx, source, readout, ref_channel, p))
+                change -= fmean(ref_values) - fmean(uut_values)      # withdrawn less fully immersed
             await record_ambient(ctx, index)
             block = characterisation(ctx.standards, p.source)
             axial, radial, steady, loading = block.at(sp) if block is not None else (0.0, 0.0, 0.0, 0.0)
@@ -191,11 +205,14 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome | ResistanceOutcome:
                                     p.uut_resolution, standard.resolution, standard.interpolation(sp),
                                     0.0 if covered else p.readout_accuracy, covered, axial, radial, steady, loading,
                                     block.report if block is not None else "", p.immersion, p.hysteresis)
+            if change is not None:
+                point = immersion_test.mark(point, change, ctx)
             points.append(point)
             await ctx.complete(index, asdict(point))
     if p.uut_reads == "resistance":
         found, cvd = resistance_results(points, p.readout_resistance)
         return ResistanceOutcome(p, points, found, cvd)
+    points = immersion_test.apply(points, p.immersion_withdrawal, immersion_test.room_temperature(ctx))
     return Outcome(p, points, results(p, points))
 
 

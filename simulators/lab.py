@@ -155,11 +155,11 @@ class SimulatedLab:
                 spec = dict(spec)
                 spec.pop("name", None)                              # a label for people; not on the wire
                 serials[int(ch)] = str(spec.pop("serial", ""))      # the probe's serial number (CALC<n>:CONV:SNUM?)
-                _kwargs(f"{iid}.simulation.channels.{ch}", spec, {"error", "noise", "unit"})
+                _kwargs(f"{iid}.simulation.channels.{ch}", spec, {"error", "noise", "unit", "stem"})
                 if "unit" in spec:
                     units[int(ch)] = str(spec["unit"]).upper()       # "O": the channel reads its probe in ohms
                 probes[int(ch)] = Probe(block, tuple(spec.get("error", (0.0,))), float(spec.get("noise", 0.001)),
-                                        self._rng())
+                                        self._rng(), stem=float(spec.get("stem", 0.0)))
             w.probes[iid] = probes
             try:
                 readout = Readout1529Sim(self.clock, probes, probe_serials=serials,

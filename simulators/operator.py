@@ -1,4 +1,5 @@
-"""The simulated technician: does what a prompt asks on the simulated lab (places weights, titrates) and
+"""The simulated technician: does what a prompt asks on the simulated lab (places weights, moves a probe in or
+out of a block, titrates) and
 answers as a person at the bench would (the burette reading to 0.01 mL).
 
 The true concentration of the solution being standardised lives here, as the balance's true errors live in
@@ -27,6 +28,10 @@ class SimulatedOperator:
             return "done"
         if do == "unload":
             self.world.balances[action["balance"]].remove_all()
+            return "done"
+        if do == "immerse":
+            # withdraw a probe by `withdrawn` mm from full immersion (0: push it back in)
+            self.world.probes[action["readout"]][int(action["channel"])].withdrawn = float(action["withdrawn"])
             return "done"
         if do == "titrate":
             # c = 1000·m·P/(M·V)  →  the volume at the end point, as read on the burette

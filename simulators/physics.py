@@ -77,13 +77,21 @@ class Probe:
     error: Sequence[float] = (0.0,)   # polynomial in the true temperature, °C
     noise: float = 0.001
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    # Stem conduction: a probe withdrawn from full immersion reads nearer the room, by `stem` per mm withdrawn
+    # per °C between the block and the room (a linear model of the first millimetres, as an immersion test sees).
+    stem: float = 0.0
+    withdrawn: float = 0.0            # mm out of full immersion (the simulated technician moves it)
 
     def true_error(self, temperature: float) -> float:
         return poly(self.error, temperature)
 
+    def immersion_error(self, temperature: float) -> float:
+        ambient = self.block.ambient if self.block is not None else 23.0
+        return -self.stem * self.withdrawn * (temperature - ambient)
+
     def reading(self) -> float:
         t = self.block.true_temperature() if self.block is not None else 23.0
-        return t + self.true_error(t) + self.rng.normal(0.0, self.noise)
+        return t + self.true_error(t) + self.immersion_error(t) + self.rng.normal(0.0, self.noise)
 
 
 class BalanceModel:

@@ -173,3 +173,43 @@ async def test_measuring_starts_only_when_the_block_has_stopped_rising():
     for point in (0, 1):
         t, v = np.array([(r.time, r.value) for r in ctx.readings if r.role == "reference" and r.point == point]).T
         assert abs(np.polyfit(t, v, 1)[0] * (t[-1] - t[0])) < 0.008
+
+
+async def test_an_immersion_test_measures_the_stem_conduction_and_scales_it_to_each_point():
+    """Issue 16: the immersion term measured by withdrawing the unit under test at the point farthest from the
+    room. The simulated UUT loses 1e-5 of (t − room) per mm withdrawn: 20 mm at 80 °C is about −0.0114 °C."""
+    params = {"set_points": "30,80", "repetitions": "6", "stability.window": "6", "immersion_withdrawal": "20"}
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        outcome, ctx = await run_procedure("thermometer-calibration", params, lab=lab, instruments=instruments,
+                                           standards=standards, config=config)
+        uut = lab.world.probes["ref_readout"][2]
+        assert uut.withdrawn == 0.0                               # pushed back in before anything else
+        room = lab.world.blocks["dry_block"].ambient
+    expected = uut.stem * 20 * (80 - room)
+    (test,) = [e for e in ctx.events if e["event"] == "immersion_test"]
+    assert test["set_point"] == 80.0
+    assert test["change"] == pytest.approx(expected, abs=0.006)   # withdrawn, the UUT reads low: its correction grows
+    low, top = outcome.to_json()
+    immersion = {p["nominal"]: next(c for c in p["budget"] if c["name"] == "immersion") for p in (low, top)}
+    assert "withdrawn 20 mm at 80 °C" in immersion[80.0]["source"]
+    assert immersion[80.0]["standard_uncertainty"] == pytest.approx(abs(test["change"]) / 3 ** 0.5, rel=1e-9)
+    ratio = immersion[30.0]["standard_uncertainty"] / immersion[80.0]["standard_uncertainty"]
+    assert 0.05 < ratio < 0.25                                    # |30 − room| / |80 − room|
+    withdrawn = [r for r in ctx.readings if r.role.startswith("unit under test withdrawn")]
+    assert len(withdrawn) == 6 and all(r.point == 1 for r in withdrawn)
+    assert len([r for r in ctx.readings if r.role == "unit under test"]) == 12     # the point's own, unchanged
+
+
+async def test_the_declared_immersion_is_kept_without_a_test_and_refused_with_resistance_readings():
+    params = {"set_points": "30,80", "repetitions": "3", "stability.window": "6"}
+    async with simulated(speed=400) as (config, instruments, lab, standards):
+        outcome, ctx = await run_procedure("thermometer-calibration", params, lab=lab, instruments=instruments,
+                                           standards=standards, config=config)
+        with pytest.raises(RunRefused, match="immersion test is for a thermometer read in temperature"):
+            await run_procedure("thermometer-calibration", {**params, "set_points": "0,50,100",
+                                                            "uut_reads": "resistance", "immersion_withdrawal": "20"},
+                                lab=lab, instruments=instruments, standards=standards, config=config)
+    for point in outcome.to_json():
+        (c,) = [c for c in point["budget"] if c["name"] == "immersion"]
+        assert "declared" in c["source"] and c["standard_uncertainty"] == pytest.approx(0.005 / 3 ** 0.5)
+    assert not [e for e in ctx.events if e["event"] == "immersion_test"]
