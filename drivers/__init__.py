@@ -25,7 +25,11 @@ def create_instrument(id: str, driver: str, address: str, *, options: dict[str, 
         raise ValueError(f"unknown driver {driver!r}; known drivers: {', '.join(sorted(DRIVERS))}") from None
     settings = cls.line_settings if timeout is None else replace(cls.line_settings, timeout=timeout)
     if line:
-        settings = replace(settings, **line)
+        unknown = set(line) - {"write_termination", "read_termination"}
+        if unknown:
+            raise ValueError(f"unknown line settings {sorted(unknown)}: write_termination, read_termination")
+        settings = replace(settings, write_termination=line.get("write_termination", settings.write_termination),
+                           read_termination=line.get("read_termination", settings.read_termination))
     serial_settings = replace(cls.serial_settings, **serial) if serial else cls.serial_settings
     transport = open_transport(id, address, line=settings, serial=serial_settings)
     return cls(id, transport, options)
