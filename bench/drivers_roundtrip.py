@@ -67,16 +67,24 @@ async def arate(fn, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-ROUNDS = 5
+ROUNDS = 15
 
 
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, float, float]]:
-    """Bare and driver in alternation, ROUNDS times each over the same total time, and the median of each: a
-    machine's passing load then hits both sides alike instead of one of them."""
+def paired(bare: list[float], driver: list[float]) -> tuple[float, float, float]:
+    """The medians of each side, and the median over the rounds of the time the driver added in that round: a
+    round's bare and driver runs are a fraction of a second apart, so a machine's drift cancels within a pair,
+    where comparing two medians taken over a minute would report it as the driver's cost."""
+    added = [1 / d - 1 / b for b, d in zip(bare, driver)]
+    return median(bare), median(driver), median(added)
+
+
+async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, float, float, float]]:
+    """Bare and driver in alternation, ROUNDS times each over the same total time (`paired`): a machine's
+    passing load then hits both sides alike instead of one of them."""
     rows = []
     port = serial.Serial(pty, 9600, timeout=2)
     drv = create_instrument("balance", "mettler-sics", pty)
@@ -91,7 +99,7 @@ async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, fl
         driver.append(await arate(lambda: drv.weigh(stable=False), seconds / ROUNDS))
         await drv.close()
     port.close()
-    rows.append(("MT-SICS balance, SI over pty (pyserial)", median(bare), median(driver)))
+    rows.append(("MT-SICS balance, SI over pty (pyserial)", *paired(bare, driver)))
 
     inst = pyvisa.ResourceManager("@py").open_resource(resource, read_termination="\n", write_termination="\n")
     dmm = create_instrument("dmm", "keysight-344xx", resource)
@@ -102,7 +110,7 @@ async def measure(pty: str, resource: str, seconds: float) -> list[tuple[str, fl
         driver.append(await arate(dmm.read, seconds / ROUNDS))
     inst.close()
     await dmm.close()
-    rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", median(bare), median(driver)))
+    rows.append(("34465A DMM, READ? over VISA socket (pyvisa)", *paired(bare, driver)))
     return rows
 
 
@@ -118,8 +126,7 @@ async def main(seconds: float, latency_ms: float) -> None:
             for latency in (0.0, latency_ms / 1000):
                 parent.send(latency)
                 parent.recv()
-                for name, bare, driver in await measure(pty, resource, seconds):
-                    added = 1 / driver - 1 / bare
+                for name, bare, driver, added in await measure(pty, resource, seconds):
                     reply = f"{latency * 1000:g} ms"
                     print(f"{name:46} {reply:>7} {bare:9.0f} {driver:9.0f} {added * 1e6:6.0f}µs {added * bare:9.1%}")
         finally:

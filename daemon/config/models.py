@@ -242,7 +242,7 @@ class MqttConfig(_Strict):
     password_file: str | None = None
     # Live readings: the latest of each instrument channel is published once per this many seconds (coalesced;
     # every reading is still recorded and streamed). 0: at the end of each event-loop iteration.
-    live_interval: float = Field(default=0.025, ge=0.0, le=5.0)
+    live_interval: float = Field(default=0.01, ge=0.0, le=5.0)
 
 
 class InfluxConfig(_Strict):

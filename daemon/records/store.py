@@ -42,11 +42,10 @@ def _number(value: Any) -> float | None:
 class Records:
     """The write side, for the event loop. `open()` before use, `close()` flushes and stops the thread.
 
-    `outbox_line(run_id, reading)`, when set, formats a reading for the time-series server; the line is queued
-    in the outbox with the reading, and `on_outbox()` is called (on the event loop) after each commit that
-    added lines."""
+    After `stream_readings(station)` each reading is also queued for the time-series server: the writer puts its
+    line (outbox.py) in the outbox in the reading's transaction, and `on_outbox()` is called (on the event loop)
+    after each commit that added lines."""
 
-    outbox_line: Callable[[str, Any], str | None] | None = None
     on_outbox: Callable[[], None] | None = None
 
     def __init__(self, path: Path | str, keys_dir: Path | str | None = None) -> None:
@@ -170,8 +169,12 @@ class Records:
         values = (run_id, int(attempt), float(r.time), str(r.instrument), str(r.quantity), _number(r.value),
                   str(r.unit), str(r.raw), _number(r.corrected), None if r.point is None else int(r.point),
                   str(r.role), int(r.used), None if r.note is None else str(r.note))
-        line = self.outbox_line(run_id, r) if self.outbox_line is not None else None
-        return int(await self._do("append", "readings", values, [line] if line else None))
+        return int(await self._do("append", "readings", values))
+
+    def stream_readings(self, station: str | None) -> None:
+        """Every reading recorded from now on also goes to the time-series server, tagged `station` (None:
+        no longer). In order with the appends: a reading queued before this call is not streamed."""
+        self._submit("stream", (station,), False)
 
     def stream_only(self, lines: list[str]) -> None:
         """Lines for the time-series server that are not records (live monitoring between runs)."""
@@ -216,8 +219,9 @@ class Records:
         """Everything queued is committed, then the writer stops."""
         if self._stream is not None:
             if self.writing:
-                with contextlib.suppress(RecordsError):
-                    await self.flush()
+                # Bounded: a writer that no longer answers must not hold the service's stop for ever.
+                with contextlib.suppress(RecordsError, asyncio.TimeoutError):
+                    await asyncio.wait_for(self.flush(), 30)
                 self._send()
                 self._stream.write(frame(None))
             if self._listener is not None:
@@ -233,12 +237,16 @@ class Records:
             self._stream = None
         if self._process is not None:
             process = self._process
-            try:
-                await asyncio.to_thread(process.wait, 30)
-            except subprocess.TimeoutExpired:
+            # Polled, not waited for in a thread: at a stop the default executor's threads may all be busy
+            # (or already shut down), and the wait would then never start.
+            deadline = time.monotonic() + 30
+            while process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if process.poll() is None:
                 log.error("records writer %d did not stop; killed", process.pid)
                 process.kill()
-                await asyncio.to_thread(process.wait)
+                while process.poll() is None:
+                    await asyncio.sleep(0.02)
             self._process = None
         if self._listener is not None:
             self._listener.cancel()

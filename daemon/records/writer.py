@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .outbox import reading_line
 from .schema import GENESIS, TABLES, RecordsError, connect, digest, schema
 from .seal import CHAIN, Seal, head_problem, meta
 
@@ -79,6 +80,7 @@ class Appender:
 
     def __init__(self, conn: sqlite3.Connection, seal: Seal, records_id: str) -> None:
         self.conn, self.seal, self.records_id = conn, seal, records_id
+        self.station: str | None = None     # set by `stream`: each reading gets its outbox line, made here
         self.reload()
 
     def reload(self) -> None:
@@ -99,6 +101,8 @@ class Appender:
         self.conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (self.seq, time.time(), table, key, row_digest, self.head, chained))
         self.head = chained
+        if table == "readings" and self.station is not None:
+            lines = [*(lines or ()), reading_line(self.station, values)]
         if lines:
             self.outbox(lines)
         return key
@@ -125,7 +129,10 @@ class Appender:
             keys.append(key)
         self.conn.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", audit)
         self.seq, self.head = seq, head
-        self.outbox([line for _, lines in rows if lines for line in lines])
+        lines = [line for _, lines in rows if lines for line in lines]
+        if table == "readings" and self.station is not None:
+            lines += [reading_line(self.station, values) for values, _ in rows]
+        self.outbox(lines)
         return keys
 
     def outbox(self, lines: list[str]) -> None:
@@ -158,7 +165,12 @@ class Appender:
     def flush(self) -> None:
         return None
 
-    OPERATIONS = frozenset({"append", "outbox", "take_outbox", "drop_outbox", "outbox_size", "sign", "flush"})
+    def stream(self, station: str | None) -> None:
+        """From now on, each reading appended also gets its line in the outbox, tagged with `station`."""
+        self.station = station
+
+    OPERATIONS = frozenset({"append", "outbox", "take_outbox", "drop_outbox", "outbox_size", "sign", "flush",
+                            "stream"})
 
     def do(self, name: str, args: tuple) -> Any:
         if name not in self.OPERATIONS:

@@ -83,7 +83,7 @@ class Service:
             log.info("configuration %s", changed)
         station = self.config.lab.station
         if self.influx_url:
-            self.records.outbox_line = lambda run_id, r: line(station, run_id, r)
+            self.records.stream_readings(station)
             inf = self.config.influx
             self.streamer = Streamer(self.records, self.influx_url, token=inf.token.get_secret_value(),
                                      org=inf.org, bucket=inf.bucket)

@@ -5,11 +5,13 @@ The connection is kept up by a loop that reconnects with backoff; while the brok
 published again on every reconnect, so a broker restarted without persistence still shows the truth. Live
 readings are best effort (QoS 0, dropped while disconnected); replies and run states use QoS 1.
 
-Live readings are coalesced: each publish tick (`live_interval`, 25 ms by default) sends the latest reading of
+Live readings are coalesced: each publish tick (`live_interval`, 10 ms by default) sends the latest reading of
 each instrument channel, on the documented topic. At a lab's rates (a reading a second or two per channel)
 nothing is left out; an instrument read faster than the tick shows its latest value, as a live view should, and
 its every reading is still recorded and streamed. Why: a message through paho and the broker costs more than
 the reading it carries, and at a hundred instruments the publishing was the daemon's largest cost (issue 18).
+For the same reason a tick goes out over a second connection of its own, in one write (`live.py`); while that
+connection is down the tick goes through paho.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from urllib.parse import unquote, urlparse
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from .live import LivePublisher
 
 log = logging.getLogger("labd.mqtt")
 
@@ -65,8 +69,12 @@ class BrokerAddress:
                    unquote(u.password) if u.password else None, u.scheme == "mqtts")
 
 
+# Built once: json.dumps with options makes a new encoder at every call, and live readings call it by the thousand.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _ENCODER.encode(data).encode()
 
 
 # payload, MQTT 5 response topic, correlation data, the broker login the topic names (None: the shared topic)
@@ -76,7 +84,7 @@ Handler = Callable[[bytes, str | None, bytes | None, str | None], Coroutine[Any,
 class Bus:
     def __init__(self, url: str, root: str, *, identifier: str, on_command: Handler,
                  tls_context: ssl.SSLContext | None = None, queue_size: int = 100_000,
-                 username: str | None = None, password: str | None = None, live_interval: float = 0.025,
+                 username: str | None = None, password: str | None = None, live_interval: float = 0.01,
                  watch: tuple[str, ...] = (), on_watched: Callable[[str, bytes], None] | None = None) -> None:
         address = BrokerAddress.parse(url)
         # Credentials from the configuration (a password file, the environment) win over any in the URL.
@@ -100,6 +108,10 @@ class Bus:
         self.coalesced = 0              # live readings replaced by a later one within the same tick
         # Other topics followed read-only (the lab's other stations: fleet.py), handed to `on_watched`.
         self.watch, self.on_watched = watch, on_watched
+        a = self.address
+        self.live_publisher = LivePublisher(a.host, a.port, identifier=f"{identifier}-live", username=a.username,
+                                            password=a.password, tls_context=self.tls_context)
+        self._live_task: asyncio.Task | None = None
 
     # --- publishing (never blocks the caller) -------------------------------------------------------------------
     def publish(self, topic: str, data: Any, *, qos: int = 0, retain: bool = False,
@@ -133,11 +145,14 @@ class Bus:
     def _publish_live(self) -> None:
         self._live_tick = None
         live, self._live = self._live, {}
+        messages = [(f"{self.root}/{topic}", data if isinstance(data, bytes) else dumps(data))
+                    for topic, data in live.values()]
+        if self.live_publisher.connected.is_set():
+            self.live_publisher.send(messages)
+            return
         client = self._client
         paho = getattr(client, "_client", None)     # aiomqtt's paho client: QoS 0 needs no await
-        for topic, data in live.values():
-            full = f"{self.root}/{topic}"
-            payload = data if isinstance(data, bytes) else dumps(data)
+        for full, payload in messages:
             if paho is None or not self.connected.is_set():
                 self.dropped += 1
             elif paho.publish(full, payload, 0, False).rc != 0:
@@ -154,6 +169,15 @@ class Bus:
 
     # --- the connection -----------------------------------------------------------------------------------------
     async def run(self) -> None:
+        if self._live_task is None or self._live_task.done():
+            self._live_task = asyncio.create_task(self.live_publisher.run(), name="mqtt-live")
+        try:
+            await self._run()
+        finally:
+            self._live_task.cancel()
+            await asyncio.gather(self._live_task, return_exceptions=True)
+
+    async def _run(self) -> None:
         a = self.address
         will = aiomqtt.Will(f"{self.root}/status", dumps({"state": "offline", "reason": "connection lost"}), qos=1,
                             retain=True)
@@ -266,4 +290,5 @@ class Bus:
                                      retain=True, timeout=5)
             except aiomqtt.MqttError:
                 pass
+        await self.live_publisher.close()
         self._leaving.set()      # run() leaves its connection cleanly and returns

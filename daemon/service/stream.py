@@ -19,26 +19,20 @@ from typing import cast
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from labd.daemon.records import Records
+from labd.daemon.records import Records, outbox
 
 MS = cast(WritePrecision, WritePrecision.MS)   # the client's constant is a plain str
 log = logging.getLogger("labd.stream")
 
 
-def _tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def line(station: str, run_id: str | None, reading, measurement: str = "reading") -> str | None:
-    """Line protocol for one reading (ms precision; tags station, instrument, run, quantity, unit, role)."""
+def line(station: str, run_id: str | None, reading, measurement: str = "reading") -> str:
+    """Line protocol for one reading (ms precision; tags station, instrument, run, quantity, unit, role). The
+    records writer makes the lines of recorded readings itself (`Records.stream_readings`); this is for the
+    monitor's readings between runs, which are streamed but not records."""
     value = reading.corrected if reading.corrected is not None else reading.value
-    tags = {"station": station, "instrument": reading.instrument, "run": run_id or "", "quantity": reading.quantity,
-            "unit": reading.unit, "role": getattr(reading, "role", "")}
-    tag_text = ",".join(f"{k}={_tag(str(v))}" for k, v in tags.items() if v)
-    fields = f"value={float(value)!r},raw_value={float(reading.value)!r}"
-    if not getattr(reading, "used", True):
-        fields += ",used=0i"
-    return f"{measurement},{tag_text} {fields} {int(round(reading.time * 1000))}"
+    return outbox.line(measurement, station, run_id, reading.instrument, reading.quantity, reading.unit,
+                       getattr(reading, "role", ""), value, reading.value, getattr(reading, "used", True),
+                       reading.time)
 
 
 @dataclass
