@@ -131,9 +131,23 @@ def weighing_over_range(loads: Sequence[LoadResult], d: float, s: float, ecc_max
     """cg-18 C.2.2: E(R) = a·R by weighted least squares through zero, and u²(W) = α + β R²."""
     if not loads:
         return None
-    r = np.array([x.indication for x in loads])
-    e = np.array([x.error for x in loads])
-    w = 1 / np.array([x.budget.standard_uncertainty for x in loads]) ** 2
+    return fit_weighing([x.indication for x in loads], [x.error for x in loads],
+                        [x.budget.standard_uncertainty for x in loads], d, s, ecc_max, eccentricity_load)
+
+
+def fit_weighing(indications: Sequence[float], errors: Sequence[float], uncertainties: Sequence[float], d: float,
+                 s: float, ecc_max: float, eccentricity_load: float) -> Weighing:
+    """The fit of `weighing_over_range` from the points themselves (R_j, E_j, u(E_j)), as `labd calc weighing`
+    takes them from a file."""
+    r, e = np.asarray(indications, float), np.asarray(errors, float)
+    u = np.asarray(uncertainties, float)
+    if r.size == 0 or r.size != e.size or r.size != u.size:
+        raise ValueError("one error and one uncertainty for each indication, at least one point")
+    if not np.all(u > 0) or not np.any(r != 0):
+        raise ValueError("every u(E) must be > 0 and some indication non-zero")
+    if not eccentricity_load > 0:
+        raise ValueError("the eccentricity test load must be > 0")
+    w = 1 / u ** 2
     a = float(np.sum(w * e * r) / np.sum(w * r * r))
     u_a = float(1 / math.sqrt(np.sum(w * r * r)))
     alpha = 2 * (d / math.sqrt(12)) ** 2 + s ** 2

@@ -145,16 +145,33 @@ class Decision:
     passed: bool
 
     @property
+    def conformance_probability(self) -> float:
+        """The probability that the true deviation lies within ±T, for a normal PDF centred on the deviation with
+        u = U/2 (JCGM 106:2012 7.3.2: p_c = Φ((T_U − y)/u) − Φ((T_L − y)/u)); 1 for U = 0 inside the tolerance.
+        Whatever the rule, 1 − p_c is the risk that this item is out of tolerance (at guarded acceptance's
+        limit 1 − Φ(2) ≈ 2.3 %, ILAC-G8 4.2.2's "below 2.5 %"; at simple acceptance's limit 50 %)."""
+        u = self.expanded_uncertainty / 2
+        if u == 0:
+            return 1.0 if abs(self.deviation) <= self.tolerance else 0.0
+        return float(stats.norm.cdf((self.tolerance - self.deviation) / u)
+                     - stats.norm.cdf((-self.tolerance - self.deviation) / u))
+
+    @property
     def statement(self) -> str:
-        if self.rule == "simple":
-            return ("simple acceptance (ILAC-G8 4.2.1): accepted when the deviation lies within the tolerance; "
-                    "the risk of a false acceptance is shared and reaches 50 % at the limit")
-        return (f"guarded acceptance (ILAC-G8 4.2.2), guard band w = U: accepted when the deviation lies within "
-                f"the tolerance less U (|d| ≤ {self.acceptance_limit:.6g}); the risk of a false acceptance stays "
-                "below 2.5 %")
+        return rule_statement(self.rule, self.acceptance_limit)
 
 
 RULES = ("simple", "guarded")
+
+
+def rule_statement(rule: str, acceptance_limit: float | None = None) -> str:
+    """The decision rule in words, as a report states it (ISO/IEC 17025 7.8.6.2)."""
+    if rule == "simple":
+        return ("simple acceptance (ILAC-G8 4.2.1): accepted when the deviation lies within the tolerance; "
+                "the risk of a false acceptance is shared and reaches 50 % at the limit")
+    limit = "" if acceptance_limit is None else f" (|d| ≤ {acceptance_limit:.6g})"
+    return (f"guarded acceptance (ILAC-G8 4.2.2), guard band w = U: accepted when the deviation lies within "
+            f"the tolerance less U{limit}; the risk of a false acceptance stays below 2.5 %")
 
 
 def decide(deviation: float, expanded_uncertainty: float, tolerance: float, rule: str = "simple") -> Decision:

@@ -13,7 +13,10 @@ from . import montecarlo
 from .expression import ExpressionError, parse
 from .air import air_density, air_density_uncertainty
 from .cvd import fit as cvd_fit
-from .files import AirFile, BudgetFile, CalcFileError, CvdFile, FitFile, ScoresFile, TitrationFile, load
+from .balance import fit_weighing
+from .checks import decide, rule_statement, warm_up
+from .files import (AirFile, BudgetFile, CalcFileError, ConformityFile, CvdFile, FitFile, ScoresFile, TitrationFile,
+                    WeighingFile, load)
 from .fit import polyfit
 from .gum import GumResult, Input, OutputResult, correlation_from_readings, propagate
 from .scores import Assigned, Participant, score
@@ -170,12 +173,16 @@ def stats(path: Path | str) -> dict:
     path = Path(path)
     if not path.exists():
         raise CalcFileError(path, "", "no such file")
+    values = read_values(path)
     try:
-        s = describe(read_values(path))
+        s = describe(values)
     except ValueError as exc:
         raise CalcFileError(path, "values", str(exc)) from None
+    # MSER's truncation: how many leading values a steady-state analysis leaves out as a warm-up (the stability
+    # run does; calc/checks.py `warm_up`)
     return {"n": s.n, "mean": s.mean, "sd": s.sd, "autocorrelation_lag1": s.autocorrelation_lag1,
-            "standard_error": s.standard_error, "min": s.minimum, "max": s.maximum}
+            "standard_error": s.standard_error, "min": s.minimum, "max": s.maximum,
+            "mser_truncation": warm_up(values)}
 
 
 def scores(path: Path | str) -> dict:
@@ -261,4 +268,34 @@ def air(path: Path | str) -> dict:
     return {"density": rho, "standard_uncertainty": u, "unit": "kg/m³"}
 
 
-COMMANDS = {"air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}
+def weighing(path: Path | str) -> dict:
+    """The uncertainty of a weighing result W over the range from the errors of indication (calc/balance.py
+    `fit_weighing`; EURAMET cg-18 v4.0 section 8, C.2.2)."""
+    path = Path(path)
+    spec: WeighingFile = load(path, WeighingFile)
+    try:
+        wf = fit_weighing([p.indication for p in spec.loads], [p.error for p in spec.loads],
+                          [p.u for p in spec.loads], spec.d, spec.s, spec.eccentricity, spec.eccentricity_load)
+    except ValueError as exc:
+        raise CalcFileError(path, "loads", str(exc)) from None
+    return {"slope": wf.slope, "slope_uncertainty": wf.slope_uncertainty, "alpha": wf.alpha, "beta": wf.beta,
+            "unit": "g", "at": [{"R": r, "expanded_uncertainty": wf.expanded(r),
+                                 "global_expanded_uncertainty": wf.global_expanded(r)} for r in spec.at.R]}
+
+
+def conformity(path: Path | str) -> dict:
+    """Statements of conformity under a stated decision rule, with each item's probability of conformity
+    (calc/checks.py `decide`; ILAC-G8:09/2019, JCGM 106:2012)."""
+    path = Path(path)
+    spec: ConformityFile = load(path, ConformityFile)
+    out = []
+    for item in spec.items:
+        d = decide(item.deviation, item.expanded_uncertainty, item.tolerance, spec.rule)
+        out.append({"name": item.name, "deviation": d.deviation, "expanded_uncertainty": d.expanded_uncertainty,
+                    "tolerance": d.tolerance, "acceptance_limit": d.acceptance_limit, "passed": d.passed,
+                    "conformance_probability": d.conformance_probability,
+                    "false_acceptance_risk": (1 - d.conformance_probability) if d.passed else None})
+    return {"rule": spec.rule, "statement": rule_statement(spec.rule), "items": out}
+
+
+COMMANDS = {"weighing": weighing, "conformity": conformity, "air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}

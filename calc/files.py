@@ -213,6 +213,37 @@ class ScoresFile(_Strict):
     options: ScoresOptions = ScoresOptions()
 
 
+class WeighingPoint(_Strict):
+    indication: float                     # R_j, the indication at the test load (g)
+    error: float                          # E_j = R_j − m_ref,j (g)
+    u: float = Field(gt=0)                # u(E_j) (g)
+
+
+class WeighingAt(_Strict):
+    R: list[float] = Field(default_factory=list)      # readings at which to give U(W) and U_gl(W)
+
+
+class WeighingFile(_Strict):
+    d: float = Field(gt=0)                # scale interval (g)
+    s: float = Field(ge=0)                # repeatability standard deviation (g)
+    eccentricity: float = Field(ge=0)     # |ΔI_ecc|max (g)
+    eccentricity_load: float = Field(gt=0)
+    loads: list[WeighingPoint] = Field(min_length=1)
+    at: WeighingAt = WeighingAt()
+
+
+class ConformityItem(_Strict):
+    name: str
+    deviation: float                          # the measured deviation (error) from nominal
+    expanded_uncertainty: float = Field(ge=0)  # its U, k = 2
+    tolerance: float = Field(gt=0)            # the maximum permissible error, ±
+
+
+class ConformityFile(_Strict):
+    rule: Literal["simple", "guarded"]        # ILAC-G8:09/2019 4.2.1 (w = 0) or 4.2.2 (w = U)
+    items: list[ConformityItem] = Field(min_length=1)
+
+
 class PrimaryStandard(_Strict):
     formula: str
     mass: float = Field(gt=0)

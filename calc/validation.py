@@ -5,7 +5,7 @@ A case is a folder under `calc/reference_cases/` with `case.toml` (source, where
 confidence, the rounding convention, and the checks) and the input files the checks run, in the CLI's formats.
 A check names a command, its input file, optional arguments, and the expected numbers by JSON path:
 `value`, `budget[l_s].contribution`, `outputs.R.standard_uncertainty`, `predictions[30].value`,
-`coefficients.1`, `participants[lab A].z`. Tolerances are absolute (`tolerance`), relative (`relative`) or
+`coefficients.1`, `participants[lab A].z`, `at[200.0].expanded_uncertainty` (a list element is selected by its `name`, `participant`, `x` or `R`). Tolerances are absolute (`tolerance`), relative (`relative`) or
 in NIST's log relative error (`lre`, the number of digits that must agree).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def lookup(data, path: str):
         if select is not None:
             node = next(e for e in node if any(
                 str(e.get(f)) == select or (isinstance(e.get(f), (int, float)) and _same_number(e.get(f), select))
-                for f in ("name", "participant", "x")))
+                for f in ("name", "participant", "x", "R")))
     return node
 
 

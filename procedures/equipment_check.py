@@ -104,7 +104,8 @@ class Outcome:
                 "within_tolerance": self.within_tolerance, "next_check": self.next_check,
                 "decision": {"rule": d.rule, "statement": d.statement, "deviation": d.deviation,
                              "expanded_uncertainty": d.expanded_uncertainty, "tolerance": d.tolerance,
-                             "acceptance_limit": d.acceptance_limit, "passed": d.passed},
+                             "acceptance_limit": d.acceptance_limit, "passed": d.passed,
+                             "conformance_probability": d.conformance_probability},
                 "control_chart": None if self.chart is None else {
                     "centre": self.chart.centre, "sigma": self.chart.sigma, "warning": self.chart.warning,
                     "action": self.chart.action,

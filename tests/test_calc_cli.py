@@ -141,3 +141,35 @@ def test_validate_fails_when_a_published_number_is_not_reproduced(tmp_path):
     assert not report["passed"] and report["failed"] == 1
     assert len(report["software"]["calc_sha256"]) == 64
     assert "FAIL" in (out / "validation-report.html").read_text()
+
+
+def test_conformity_states_each_verdict_under_its_rule_and_refuses_a_bad_file(tmp_path):
+    """ILAC-G8 simple acceptance and guard band w = U on the same item: one rule accepts what the other
+    refuses, and the probability of conformity says why."""
+    item = "items = [ { name = 'x', deviation = 0.9, expanded_uncertainty = 0.2, tolerance = 1.0 } ]\n"
+    simple = json.loads(labd("calc", "conformity", write(tmp_path, "s.toml", "rule = 'simple'\n" + item),
+                             "--json").output)
+    guarded = json.loads(labd("calc", "conformity", write(tmp_path, "g.toml", "rule = 'guarded'\n" + item),
+                              "--json").output)
+    assert simple["items"][0]["passed"] and not guarded["items"][0]["passed"]
+    assert simple["items"][0]["conformance_probability"] == pytest.approx(0.841345, abs=5e-7)
+    assert simple["items"][0]["false_acceptance_risk"] == pytest.approx(0.158655, abs=5e-7)
+    assert guarded["items"][0]["false_acceptance_risk"] is None and "guard band w = U" in guarded["statement"]
+    res = CliRunner().invoke(main, ["calc", "conformity", write(tmp_path, "b.toml", "rule = 'strict'\n" + item)])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "b.toml: rule" in res.output
+    res = CliRunner().invoke(main, ["calc", "conformity", write(tmp_path, "c.toml", "rule = 'simple'\n" +
+                                                               item.replace("1.0 }", "0 }"))])
+    assert res.exit_code == 1 and "tolerance" in res.output
+
+
+def test_weighing_gives_u_of_w_over_the_range_and_names_a_bad_point(tmp_path):
+    text = ("d = 0.0001\ns = 0.00005\neccentricity = 0.0002\neccentricity_load = 100.0\n"
+            "loads = [ { indication = 100.0, error = 0.0002, u = 0.0001 } ]\n[at]\nR = [0.0, 200.0]\n")
+    d = json.loads(labd("calc", "weighing", write(tmp_path, "w.toml", text), "--json").output)
+    assert d["slope"] == pytest.approx(2e-6) and d["slope_uncertainty"] == pytest.approx(1e-6)
+    at0, at200 = d["at"]
+    assert at0["expanded_uncertainty"] == pytest.approx(2 * (2 * (1e-4 / 12 ** 0.5) ** 2 + 25e-10) ** 0.5)
+    assert at200["global_expanded_uncertainty"] == pytest.approx(at200["expanded_uncertainty"] + 4e-4)
+    res = CliRunner().invoke(main, ["calc", "weighing", write(tmp_path, "b.toml", text.replace("u = 0.0001",
+                                                                                             "u = 0"))])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "b.toml" in res.output and "u" in res.output

@@ -160,7 +160,7 @@ def cvd(file, as_json) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 def stats(file, as_json) -> None:
-    """Mean, standard deviation and lag-1 autocorrelation of the values in FILE."""
+    """Mean, standard deviation, lag-1 autocorrelation and MSER warm-up truncation of the values in FILE."""
     _emit(_compute("stats", file), as_json,
           lambda d: console.print("\n".join(f"{k:22} {_g(v, 15)}" for k, v in d.items())))
 
@@ -198,6 +198,44 @@ def _render_scores(d: dict) -> None:
 def scores(file, as_json) -> None:
     """z, z′, ζ and En scores of a comparison or proficiency test in FILE (TOML)."""
     _emit(_compute("scores", file), as_json, _render_scores)
+
+
+def _render_weighing(d: dict) -> None:
+    console.print(f"E(R) = a·R: a = {_g(d['slope'], 6)} ± {_g(d['slope_uncertainty'], 3)} (u); "
+                  f"u²(W) = α + β·R², α = {_g(d['alpha'], 5)} g², β = {_g(d['beta'], 5)}")
+    t = Table(title="Uncertainty of a weighing result (cg-18 section 8)", title_justify="left")
+    for col in ("R / g", "U(W) / g (corrected)", "U_gl(W) / g (uncorrected)"):
+        t.add_column(col, justify="right")
+    for row in d["at"]:
+        t.add_row(_g(row["R"]), _g(row["expanded_uncertainty"], 3), _g(row["global_expanded_uncertainty"], 3))
+    console.print(t)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def weighing(file, as_json) -> None:
+    """The uncertainty of a weighing result W over the range, from a balance's errors of indication (FILE)."""
+    _emit(_compute("weighing", file), as_json, _render_weighing)
+
+
+def _render_conformity(d: dict) -> None:
+    t = Table(title=f"Conformity: {d['statement']}", title_justify="left")
+    for col in ("item", "deviation", "U", "tolerance ±", "acceptance limit", "statement", "p(conform)"):
+        t.add_column(col, justify="left" if col in ("item", "statement") else "right")
+    for r in d["items"]:
+        t.add_row(r["name"], _g(r["deviation"]), _g(r["expanded_uncertainty"]), _g(r["tolerance"]),
+                  _g(r["acceptance_limit"]), "[green]pass[/]" if r["passed"] else "[red]fail[/]",
+                  f"{r['conformance_probability']:.4f}")
+    console.print(t)
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def conformity(file, as_json) -> None:
+    """Statements of conformity under a decision rule (ILAC-G8), with each item's probability of conformity."""
+    _emit(_compute("conformity", file), as_json, _render_conformity)
 
 
 @calc.command()
