@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from labd.daemon.records import RecordsReader
+from labd.procedures.thermometer_calibration import VERSION as THERMOMETER_VERSION
 
 from .conftest import REPO
 
@@ -127,7 +128,7 @@ def test_the_issued_certificate_carries_what_17025_7_8_asks_in_both_languages(tm
               ITEM["uut_manufacturer"], ITEM["uut_model"], ITEM["uut_serial"], ITEM["uut_condition"],
               "Jl. Contoh No. 1, Samarinda", "kalibrasi@bpsmb.example",          # the lab's address and contact
               "BPSMB-KAL/", run_id,                                             # number, and the run it refers to
-              "thermometer-calibration", "1.2",                                 # method and version
+              "thermometer-calibration", THERMOMETER_VERSION,                     # method and version
               "KAL-2025/0631/SUHU", "SNSU",                                      # traceability: cert, issuer
               "ref_readout", "A1B234", "dry_block",                             # equipment used, identified
               "Demo Technician", "Penyelia Teknis", "Manajer Teknis"]
