@@ -4,6 +4,14 @@ pyvisa is blocking, so every call runs on a single worker thread owned by the in
 loop never blocks, and commands to one instrument keep their order. The worker is a bare thread fed by a
 queue rather than a ThreadPoolExecutor: the executor's future chaining cost about 40 µs per round trip,
 a third of a loopback VISA round trip (bench/drivers_roundtrip.py).
+
+A raw TCP socket (`TCPIP::host::port::SOCKET`, the LAN instruments of this lab) skips even that thread when it
+can: the command is sent from the event loop when the socket has room for it, the loop waits for the reply
+to become readable like any other asyncio socket, and pyvisa reads it on the loop only once the whole reply,
+terminator included, is already in the kernel's buffer (seen with MSG_PEEK). Every pyvisa call made on the loop
+then returns without waiting; anything less certain (a reply arriving in pieces, a full send buffer, another
+kind of session, a pyvisa-py without the attributes relied on) goes to the worker as before. Two thread
+wake-ups per round trip were most of what the driver added to bare pyvisa.
 """
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ from typing import Any
 import asyncio
 import logging
 import queue
+import select
+import socket
 import threading
 
 import pyvisa
@@ -41,6 +51,27 @@ def _settle(fut: asyncio.Future, result, error: BaseException | None) -> None:
         fut.set_exception(error)
     else:
         fut.set_result(result)
+
+
+def _wake(fut: asyncio.Future, readable: bool) -> None:
+    if not fut.done():
+        fut.set_result(readable)
+
+
+def _socket_session(res: Any) -> Any:
+    """The pyvisa-py SOCKET session under `res` when it has what the loop path reads (its socket and its
+    buffer of bytes read past a terminator: pyvisa-py 0.7-0.8, bounded in pyproject.toml); None otherwise."""
+    try:
+        session = res.visalib.sessions[res.session]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    if type(session).__name__ != "TCPIPSocketSession":
+        return None
+    if not isinstance(getattr(session, "interface", None), socket.socket):
+        return None
+    if not isinstance(getattr(session, "_pending_buffer", None), bytearray):
+        return None
+    return session
 
 
 class _Worker:
@@ -84,6 +115,7 @@ class VisaTransport(LineTransport):
         self._timeout_ms: float | None = None
         self._worker: _Worker | None = None
         self._term = b""
+        self._socket_session: Any = None   # set when the loop path can serve this resource
 
     async def _run(self, fn, *args):
         if self._worker is None:  # started lazily so that a closed transport can be opened again
@@ -98,12 +130,14 @@ class VisaTransport(LineTransport):
         res.timeout = self.settings.timeout * 1000
         self._timeout_ms = res.timeout
         self._resource = res
+        self._socket_session = _socket_session(res) if self._term else None
 
     async def _connect(self) -> None:
         await self._run(self._open_blocking)
 
     async def _disconnect(self) -> None:
         res, self._resource = self._resource, None
+        self._socket_session = None
         if res is not None:
             await self._run(res.close)
 
@@ -169,10 +203,69 @@ class VisaTransport(LineTransport):
         if worker is None:
             worker = self._worker = _Worker(f"visa-{self.instrument}")
         try:
+            if self._socket_session is not None:
+                return await self._exchange_on_loop(worker, command, replies, timeout)
             return await worker.call(self._exchange_blocking, command, replies, timeout)
         except Disconnected:
             await self._drop()
             raise
+
+    async def _exchange_on_loop(self, worker: _Worker, command: str | None, replies: int,
+                                timeout: float) -> list[str]:
+        """`_exchange_blocking` for a SOCKET session, with the waiting done by the event loop (module docstring)."""
+        sock = self._socket_session.interface
+        if command is not None:
+            data = (command + self.settings.write_termination).encode(self.settings.encoding)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s > %r", self.instrument, data)
+            if len(data) < 4096 and select.select((), (sock,), (), 0)[1]:
+                self._send_blocking(data, timeout)   # room in the send buffer: send() returns at once
+            else:
+                await worker.call(self._send_blocking, data, timeout)
+        lines = []
+        for _ in range(replies):
+            # A reply already in pyvisa-py's buffer is read at once; one in the kernel's makes the socket readable
+            # at once, so peeking before waiting would only cost a system call per exchange.
+            if self._term[-1:] not in self._socket_session._pending_buffer:
+                await self._readable(sock, timeout)
+            if self._reply_buffered(sock):
+                raw = self._read_blocking(timeout)   # all of it is buffered: pyvisa's read returns at once
+            else:  # part of a reply: the rest may take its time, so it is waited for off the loop
+                raw = await worker.call(self._read_blocking, timeout)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s < %r", self.instrument, raw)
+            lines.append(self._decode(raw))
+        return lines
+
+    def _reply_buffered(self, sock: socket.socket) -> bool:
+        """Whether a whole reply (up to the terminator's last byte, pyvisa's termchar) is already read or waiting
+        in the kernel's buffer."""
+        term = self._term[-1:]
+        if term in self._socket_session._pending_buffer:
+            return True
+        try:
+            peeked = sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            raise Disconnected(self.instrument, f"VISA I/O failed: {exc}") from exc
+        if not peeked:  # the peer closed: pyvisa-py would wait out its timeout on a socket that never fills
+            raise Disconnected(self.instrument, "the instrument closed the connection")
+        return term in peeked
+
+    async def _readable(self, sock: socket.socket, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        fd = sock.fileno()
+        loop.add_reader(fd, _wake, fut, True)
+        expiry = loop.call_later(timeout, _wake, fut, False)
+        try:
+            readable = await fut
+        finally:
+            loop.remove_reader(fd)
+            expiry.cancel()
+        if not readable:
+            raise InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s")
 
     async def close(self) -> None:
         await super().close()

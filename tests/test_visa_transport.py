@@ -1,0 +1,126 @@
+"""The VISA transport over a raw TCP socket through pyvisa-py: the event-loop path and its fall-backs.
+
+The server here writes bytes exactly as a test wants them (whole, in pieces, never, or by hanging up), which
+a simulator would smooth over.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from labd.drivers import Disconnected, InstrumentTimeout
+from labd.drivers import visa as visa_module
+from labd.drivers.transport import LineSettings
+from labd.drivers.visa import VisaTransport
+
+
+async def serve(reply):
+    """A server that answers each line with `await reply(line, writer)`; returns it and its VISA resource."""
+    async def on_client(reader, writer):
+        try:
+            while line := await reader.readline():
+                await reply(line.decode().strip(), writer)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"TCPIP0::127.0.0.1::{port}::SOCKET"
+
+
+def transport(resource, timeout=2.0):
+    return VisaTransport("dmm", resource, LineSettings(write_termination="\n", read_termination="\n",
+                                                       timeout=timeout, connect_timeout=1.0))
+
+
+async def test_whole_replies_are_read_on_the_loop_without_the_worker_thread(monkeypatch):
+    async def reply(line, writer):
+        writer.write(f"{line}=1.5\n".encode())
+    server, resource = await serve(reply)
+    t = transport(resource)
+    try:
+        await t.open()
+        assert t._socket_session is not None
+
+        def no_thread(*args):
+            raise AssertionError("the worker thread was used for a whole reply")
+        monkeypatch.setattr(visa_module._Worker, "call", no_thread)
+        assert [await t.query(f"Q{i}") for i in range(50)] == [f"Q{i}=1.5" for i in range(50)]
+        assert await t.transaction("TWO", 0) == []
+    finally:
+        monkeypatch.undo()
+        await t.close()
+        server.close()
+
+
+async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
+    async def reply(line, writer):
+        writer.write(b"+1.2345")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"6E-03\n")
+    server, resource = await serve(reply)
+    t = transport(resource)
+    try:
+        # The loop keeps running while the rest of the reply is awaited: a ticker proves it was not blocked.
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+        ticker = asyncio.create_task(tick())
+        assert await t.query("READ?") == "+1.23456E-03"
+        ticker.cancel()
+        assert ticks >= 5
+    finally:
+        await t.close()
+        server.close()
+
+
+async def test_two_replies_in_one_segment_are_both_read():
+    async def reply(line, writer):
+        writer.write(b"first\nsecond\n")
+    server, resource = await serve(reply)
+    t = transport(resource)
+    try:
+        assert await t.transaction("BOTH?", 2) == ["first", "second"]
+    finally:
+        await t.close()
+        server.close()
+
+
+async def test_no_reply_is_a_timeout_at_the_configured_time():
+    async def reply(line, writer):
+        pass
+    server, resource = await serve(reply)
+    t = transport(resource, timeout=0.3)
+    try:
+        start = time.monotonic()
+        with pytest.raises(InstrumentTimeout, match="dmm: no reply within 0.3 s"):
+            await t.query("SILENT?")
+        assert 0.25 < time.monotonic() - start < 1.5
+    finally:
+        await t.close()
+        server.close()
+
+
+async def test_a_hang_up_is_a_disconnection_at_once_not_a_timeout():
+    async def reply(line, writer):
+        writer.close()
+    server, resource = await serve(reply)
+    t = transport(resource, timeout=5.0)
+    try:
+        start = time.monotonic()
+        with pytest.raises(Disconnected, match="dmm: the instrument closed the connection"):
+            await t.query("BYE?")
+        assert time.monotonic() - start < 1.0
+        assert not t.connected
+    finally:
+        await t.close()
+        server.close()
