@@ -116,6 +116,7 @@ class VisaTransport(LineTransport):
         self._worker: _Worker | None = None
         self._term = b""
         self._socket_session: Any = None   # set when the loop path can serve this resource
+        self._late_reply_possible = False  # an exchange ended before its replies came: they may come yet
 
     async def _run(self, fn, *args):
         if self._worker is None:  # started lazily so that a closed transport can be opened again
@@ -214,6 +215,8 @@ class VisaTransport(LineTransport):
                                 timeout: float) -> list[str]:
         """`_exchange_blocking` for a SOCKET session, with the waiting done by the event loop (module docstring)."""
         sock = self._socket_session.interface
+        if command is not None and self._late_reply_possible:
+            self._discard_input(sock)
         if command is not None:
             data = (command + self.settings.write_termination).encode(self.settings.encoding)
             if log.isEnabledFor(logging.DEBUG):
@@ -222,6 +225,8 @@ class VisaTransport(LineTransport):
                 self._send_blocking(data, timeout)   # room in the send buffer: send() returns at once
             else:
                 await worker.call(self._send_blocking, data, timeout)
+        # Until every reply is read, a timeout, an error or a cancellation leaves a reply that may still come.
+        self._late_reply_possible = replies > 0
         lines = []
         for _ in range(replies):
             # A reply already in pyvisa-py's buffer is read at once; one in the kernel's makes the socket readable
@@ -235,6 +240,7 @@ class VisaTransport(LineTransport):
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s < %r", self.instrument, raw)
             lines.append(self._decode(raw))
+        self._late_reply_possible = False
         return lines
 
     def _reply_buffered(self, sock: socket.socket) -> bool:
@@ -266,6 +272,19 @@ class VisaTransport(LineTransport):
             expiry.cancel()
         if not readable:
             raise InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s")
+
+    def _discard_input(self, sock: socket.socket) -> None:
+        """What arrived since a timeout is the late reply to an earlier command: dropped before the next command so
+        that it is never taken for that command's reply (as the stream transports drop their buffer)."""
+        self._socket_session._pending_buffer.clear()
+        try:
+            while sock.recv(65536, socket.MSG_DONTWAIT):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            raise Disconnected(self.instrument, f"VISA I/O failed: {exc}") from exc
+        self._late_reply_possible = False
 
     async def close(self) -> None:
         await super().close()

@@ -124,3 +124,20 @@ async def test_a_hang_up_is_a_disconnection_at_once_not_a_timeout():
     finally:
         await t.close()
         server.close()
+
+
+async def test_a_reply_that_comes_after_its_timeout_is_not_taken_for_the_next_commands():
+    async def reply(line, writer):
+        if line == "SLOW?":
+            await asyncio.sleep(0.3)
+        writer.write(f"{line}-reply\n".encode())
+    server, resource = await serve(reply)
+    t = transport(resource, timeout=0.15)
+    try:
+        with pytest.raises(InstrumentTimeout):
+            await t.query("SLOW?")
+        await asyncio.sleep(0.3)                     # the late reply is in the socket now
+        assert await t.query("NEXT?") == "NEXT?-reply"
+    finally:
+        await t.close()
+        server.close()
