@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from labd.daemon import eventloop  # noqa: E402
 from labd.daemon.service.mqtt import Bus  # noqa: E402
 from labd.daemon.records import Records  # noqa: E402
 from labd.daemon.service.stream import Streamer  # noqa: E402
@@ -257,4 +258,7 @@ if __name__ == "__main__":
                         help="the publish tick of live readings ([mqtt] live_interval)")
     parser.add_argument("--rate", type=float, default=None,
                         help="readings/s in all for the latency phase (default: half the daemon's saturation rate)")
-    asyncio.run(main(parser.parse_args()))
+    args = parser.parse_args()
+    print(f"event loop: {eventloop.name(eventloop.loop_factory())} (the daemon's; LABD_EVENT_LOOP chooses)",
+          file=sys.stderr)
+    eventloop.run(main(args))

@@ -25,6 +25,7 @@ import serial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from labd.daemon import eventloop  # noqa: E402
 from labd.drivers import create_instrument  # noqa: E402
 
 
@@ -139,4 +140,5 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=5.0, help="per instrument and reply time, both sides")
     ap.add_argument("--latency-ms", type=float, default=1.0)
     args = ap.parse_args()
-    asyncio.run(main(args.seconds, args.latency_ms))
+    print(f"event loop: {eventloop.name(eventloop.loop_factory())} (the daemon's; LABD_EVENT_LOOP chooses)")
+    eventloop.run(main(args.seconds, args.latency_ms))

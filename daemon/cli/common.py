@@ -6,6 +6,8 @@ import getpass
 import logging
 import sys
 
+from typing import Any
+
 import click
 from rich.console import Console
 
@@ -66,3 +68,12 @@ def read_secret(prompt: str, *, twice: bool = False) -> str:
     if twice and getpass.getpass("again: ") != first:
         raise click.ClickException("the two passwords differ; nothing changed")
     return first
+
+
+def run_daemon(main: Any) -> Any:
+    """Run `main` on the daemon's event loop (daemon/eventloop.py); a bad LABD_EVENT_LOOP is one line."""
+    from labd.daemon import eventloop
+    try:
+        return eventloop.run(main)
+    except eventloop.EventLoopError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import config as load, config_option, console, err_console, records_option
+from .common import config as load, config_option, console, err_console, records_option, run_daemon
 
 
 @click.command()
@@ -104,7 +104,7 @@ def instruments(config_dir: str | None, simulate: bool) -> None:
         console.print(table)
         return failures
 
-    sys.exit(1 if asyncio.run(run()) else 0)
+    sys.exit(1 if run_daemon(run()) else 0)
 
 
 @click.command()
@@ -150,7 +150,7 @@ def serve(config_dir, simulate, speed, mqtt_url, influx_url, records, seed, sim_
         await service.run(stop)
 
     logging.getLogger("labd").setLevel(logging.INFO)
-    asyncio.run(main_())
+    run_daemon(main_())
 
 
 COMMANDS = (sim, instruments, serve)

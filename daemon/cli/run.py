@@ -34,7 +34,7 @@ from labd.procedures.clock import Clock, WallClock
 from labd.procedures.events import Event
 from labd.procedures.context import Prompt, effective
 
-from .common import config as load, config_option, console, err_console, records_option
+from .common import config as load, config_option, console, err_console, records_option, run_daemon
 
 
 @click.command()
@@ -85,9 +85,9 @@ def run(procedure, config_dir, simulate, speed, params, answers, operator, recor
         raise click.ClickException("--resume takes the procedure and its parameters from the record; give neither")
     config = load(config_dir)
     start = sim_date.replace(tzinfo=timezone.utc).timestamp() if sim_date else None
-    sys.exit(asyncio.run(run_procedure(config, procedure, pairs, simulate=simulate, speed=speed,
-                                       answers_file=answers, out=runs_dir(config, out), seed=seed, records=records,
-                                       operator=operator, resume=resume, sim_start=start)))
+    sys.exit(run_daemon(run_procedure(config, procedure, pairs, simulate=simulate, speed=speed,
+                                      answers_file=answers, out=runs_dir(config, out), seed=seed, records=records,
+                                      operator=operator, resume=resume, sim_start=start)))
 
 
 COMMANDS = (run,)

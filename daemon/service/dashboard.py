@@ -12,7 +12,6 @@ is a file of its own and puts every string from the service into the page as tex
 from __future__ import annotations
 
 import asyncio
-import asyncio.base_events
 import html
 import itertools
 import json
@@ -60,9 +59,9 @@ class Dashboard:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]   # the real port when 0 asked for a free one
+        # The address the runner listens on (aiohttp's public view of it; the server object differs between
+        # asyncio's loop and uvloop)
+        self.port = int(self.runner.addresses[0][1])   # the real port when 0 asked for a free one
         self.allowed = addresses(self.host, self.port, self.service.config.service.dashboard_url)
         self.service.listeners.append(self.push)
         log.info("dashboard on http://%s:%d/", self.host, self.port)

@@ -6,8 +6,6 @@ knows of the broker, the time-series server and the instruments; a supervisor or
 """
 from __future__ import annotations
 
-import asyncio
-import asyncio.base_events
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +55,9 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]   # the port chosen when 0 was asked for
+        # The address the runner listens on (aiohttp's public view of it; the server object differs between
+        # asyncio's loop and uvloop)
+        self.port = int(self._runner.addresses[0][1])   # the port chosen when 0 was asked for
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
         return self.port
 
