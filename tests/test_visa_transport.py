@@ -141,3 +141,37 @@ async def test_a_reply_that_comes_after_its_timeout_is_not_taken_for_the_next_co
     finally:
         await t.close()
         server.close()
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_the_loop_path_works_on_both_event_loops_the_daemon_can_run(loop):
+    """The daemon runs on uvloop (daemon/eventloop.py) and the suite on asyncio's loop: the readiness wait on
+    pyvisa-py's socket, the pieces fall-back and the timeout must behave alike on both."""
+    from labd.daemon import eventloop
+
+    async def scenario():
+        async def reply(line, writer):
+            if line == "PIECES?":
+                writer.write(b"+1.2")
+                await writer.drain()
+                await asyncio.sleep(0.03)
+                writer.write(b"5\n")
+            elif line != "SILENT?":
+                writer.write(f"{line}=ok\n".encode())
+        server, resource = await serve(reply)
+        t = transport(resource, timeout=0.2)
+        try:
+            got = [await t.query("A?"), await t.query("PIECES?")]
+            try:
+                await t.query("SILENT?")
+                got.append("no timeout")
+            except InstrumentTimeout:
+                got.append("timeout")
+            got.append(await t.query("B?"))
+            return type(asyncio.get_running_loop()).__module__, got
+        finally:
+            await t.close()
+            server.close()
+    module, got = eventloop.run(scenario(), loop)
+    assert module.startswith(loop)
+    assert got == ["A?=ok", "+1.25", "timeout", "B?=ok"]
