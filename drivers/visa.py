@@ -180,18 +180,32 @@ class VisaTransport(LineTransport):
         return await self._run(self._read_blocking, timeout)
 
     def _exchange_blocking(self, command: str | None, replies: int, timeout: float) -> list[str]:
+        if command is not None and self._late_reply_possible:
+            self._discard_read_buffer()
         if command is not None:
             data = (command + self.settings.write_termination).encode(self.settings.encoding)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s > %r", self.instrument, data)
             self._send_blocking(data, timeout)
+        self._late_reply_possible = replies > 0   # as on the loop path: cleared once every reply is read
         lines = []
         for _ in range(replies):
             raw = self._read_blocking(timeout)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s < %r", self.instrument, raw)
             lines.append(self._decode(raw))
+        self._late_reply_possible = False
         return lines
+
+    def _discard_read_buffer(self) -> None:
+        """The worker path's `_discard_input`: VISA's viFlush of the read buffer (pyvisa-py empties a serial
+        port's input with it). A session kind that cannot flush keeps its input: its replies are requested
+        one by one (VXI-11, HiSLIP), so a late one is not left waiting in a stream."""
+        try:
+            self._resource.flush(constants.BufferOperation.discard_read_buffer)
+        except (visa_errors.VisaIOError, NotImplementedError, AttributeError, OSError):
+            pass
+        self._late_reply_possible = False
 
     async def _exchange(self, command: str | None, replies: int, timeout: float | None) -> list[str]:
         # One hop to the worker thread per exchange, not one per write and per line: that halves the cost. The

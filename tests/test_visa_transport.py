@@ -175,3 +175,25 @@ def test_the_loop_path_works_on_both_event_loops_the_daemon_can_run(loop):
     module, got = eventloop.run(scenario(), loop)
     assert module.startswith(loop)
     assert got == ["A?=ok", "+1.25", "timeout", "B?=ok"]
+
+
+async def test_over_a_serial_line_too_a_late_reply_is_not_taken_for_the_next_commands(serve):
+    """A serial resource (ASRL, on a pty) goes through the worker thread: the same rule holds there."""
+    from labd.simulators.line_server import LineDevice
+
+    class Late(LineDevice):
+        async def handle(self, line, session):
+            if line == "SLOW?":
+                await asyncio.sleep(0.3)
+            return f"{line}-reply"
+    async with serve(Late(), "pty") as (_, pty):
+        t = VisaTransport("bath", f"ASRL{pty}::INSTR",
+                          LineSettings(write_termination="\r\n", read_termination="\r\n", timeout=0.15))
+        try:
+            assert t._socket_session is None and await t.query("FIRST?") == "FIRST?-reply"
+            with pytest.raises(InstrumentTimeout):
+                await t.query("SLOW?")
+            await asyncio.sleep(0.3)                 # the late reply is in the port's input now
+            assert await t.query("NEXT?") == "NEXT?-reply"
+        finally:
+            await t.close()
