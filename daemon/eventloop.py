@@ -2,8 +2,8 @@
 
 Why: at saturation about two fifths of the daemon's time went to the event loop's own machinery (epoll,
 handles, the socket transports' writes; bench/daemon_throughput.py, issue 18). uvloop runs the same asyncio
-programs on libuv, and it raised the daemon/drivers ratio from 0.50 – 0.52 to 0.55 – 0.63 in the same
-alternating rounds. Nothing in labd depends on which loop runs it; the suite runs under asyncio's loop and the
+programs on libuv; run back to back it raised the daemon/drivers ratio from 0.52 to 0.59, a modest gain next to
+the development VM's own drift (docs/performance.md). Nothing in labd depends on which loop runs it; the suite runs under asyncio's loop and the
 command-line runs under the daemon's, so both are exercised.
 
 `LABD_EVENT_LOOP=asyncio` chooses asyncio's loop (to rule the loop out when chasing a fault); `uvloop` insists

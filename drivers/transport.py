@@ -110,20 +110,24 @@ class LineTransport(Transport):
         try:
             if command is not None:
                 self._flush_input()
-                data = (command + self.settings.write_termination).encode(self.settings.encoding)
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s > %r", self.instrument, data)
-                await self._send(data, timeout)
-            lines = []
-            for _ in range(replies):
-                raw = await self._read_line(timeout)
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s < %r", self.instrument, raw)
-                lines.append(self._decode(raw))
-            return lines
+                await self._send(self._encode(command), timeout)
+            return [self._received(await self._read_line(timeout)) for _ in range(replies)]
         except Disconnected:
             await self._drop()
             raise
+
+    def _encode(self, command: str) -> bytes:
+        """The bytes of `command` with its terminator, logged at debug (labd.io)."""
+        data = (command + self.settings.write_termination).encode(self.settings.encoding)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s > %r", self.instrument, data)
+        return data
+
+    def _received(self, raw: bytes) -> str:
+        """A reply line as read, logged at debug (labd.io), then decoded."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s < %r", self.instrument, raw)
+        return self._decode(raw)
 
     def _decode(self, raw: bytes) -> str:
         # Stray CR/LF around a line are common when read and write terminators differ (Hart, 1529 over serial).

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncio
-import logging
 import queue
 import select
 import socket
@@ -30,7 +29,6 @@ from pyvisa import constants, errors as visa_errors
 from .errors import Disconnected, InstrumentTimeout
 from .transport import LineSettings, LineTransport
 
-log = logging.getLogger("labd.io")
 
 _rm_lock = threading.Lock()
 _rm: pyvisa.ResourceManager | None = None
@@ -183,17 +181,9 @@ class VisaTransport(LineTransport):
         if command is not None and self._late_reply_possible:
             self._discard_read_buffer()
         if command is not None:
-            data = (command + self.settings.write_termination).encode(self.settings.encoding)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s > %r", self.instrument, data)
-            self._send_blocking(data, timeout)
+            self._send_blocking(self._encode(command), timeout)
         self._late_reply_possible = replies > 0   # as on the loop path: cleared once every reply is read
-        lines = []
-        for _ in range(replies):
-            raw = self._read_blocking(timeout)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s < %r", self.instrument, raw)
-            lines.append(self._decode(raw))
+        lines = [self._received(self._read_blocking(timeout)) for _ in range(replies)]
         self._late_reply_possible = False
         return lines
 
@@ -205,7 +195,6 @@ class VisaTransport(LineTransport):
             self._resource.flush(constants.BufferOperation.discard_read_buffer)
         except (visa_errors.VisaIOError, NotImplementedError, AttributeError, OSError):
             pass
-        self._late_reply_possible = False
 
     async def _exchange(self, command: str | None, replies: int, timeout: float | None) -> list[str]:
         # One hop to the worker thread per exchange, not one per write and per line: that halves the cost. The
@@ -232,9 +221,7 @@ class VisaTransport(LineTransport):
         if command is not None and self._late_reply_possible:
             self._discard_input(sock)
         if command is not None:
-            data = (command + self.settings.write_termination).encode(self.settings.encoding)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s > %r", self.instrument, data)
+            data = self._encode(command)
             if len(data) < 4096 and select.select((), (sock,), (), 0)[1]:
                 self._send_blocking(data, timeout)   # room in the send buffer: send() returns at once
             else:
@@ -251,9 +238,7 @@ class VisaTransport(LineTransport):
                 raw = self._read_blocking(timeout)   # all of it is buffered: pyvisa's read returns at once
             else:  # part of a reply: the rest may take its time, so it is waited for off the loop
                 raw = await worker.call(self._read_blocking, timeout)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s < %r", self.instrument, raw)
-            lines.append(self._decode(raw))
+            lines.append(self._received(raw))
         self._late_reply_possible = False
         return lines
 
@@ -298,7 +283,6 @@ class VisaTransport(LineTransport):
             pass
         except OSError as exc:
             raise Disconnected(self.instrument, f"VISA I/O failed: {exc}") from exc
-        self._late_reply_possible = False
 
     async def close(self) -> None:
         await super().close()

@@ -6,6 +6,7 @@ a simulator would smooth over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -16,8 +17,10 @@ from labd.drivers.transport import LineSettings
 from labd.drivers.visa import VisaTransport
 
 
-async def serve(reply):
-    """A server that answers each line with `await reply(line, writer)`; returns it and its VISA resource."""
+@contextlib.asynccontextmanager
+async def connected(reply, timeout=2.0):
+    """A VISA SOCKET transport to a server that answers each line with `await reply(line, writer)`; both
+    closed on leaving."""
     async def on_client(reader, writer):
         try:
             while line := await reader.readline():
@@ -29,32 +32,31 @@ async def serve(reply):
             writer.close()
     server = await asyncio.start_server(on_client, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    return server, f"TCPIP0::127.0.0.1::{port}::SOCKET"
-
-
-def transport(resource, timeout=2.0):
-    return VisaTransport("dmm", resource, LineSettings(write_termination="\n", read_termination="\n",
-                                                       timeout=timeout, connect_timeout=1.0))
+    t = VisaTransport("dmm", f"TCPIP0::127.0.0.1::{port}::SOCKET",
+                      LineSettings(write_termination="\n", read_termination="\n", timeout=timeout,
+                                   connect_timeout=1.0))
+    try:
+        yield t
+    finally:
+        await t.close()
+        server.close()
 
 
 async def test_whole_replies_are_read_on_the_loop_without_the_worker_thread(monkeypatch):
     async def reply(line, writer):
         writer.write(f"{line}=1.5\n".encode())
-    server, resource = await serve(reply)
-    t = transport(resource)
-    try:
-        await t.open()
-        assert t._socket_session is not None
+    async with connected(reply) as t:
+        try:
+            await t.open()
+            assert t._socket_session is not None
 
-        def no_thread(*args):
-            raise AssertionError("the worker thread was used for a whole reply")
-        monkeypatch.setattr(visa_module._Worker, "call", no_thread)
-        assert [await t.query(f"Q{i}") for i in range(50)] == [f"Q{i}=1.5" for i in range(50)]
-        assert await t.transaction("TWO", 0) == []
-    finally:
-        monkeypatch.undo()
-        await t.close()
-        server.close()
+            def no_thread(*args):
+                raise AssertionError("the worker thread was used for a whole reply")
+            monkeypatch.setattr(visa_module._Worker, "call", no_thread)
+            assert [await t.query(f"Q{i}") for i in range(50)] == [f"Q{i}=1.5" for i in range(50)]
+            assert await t.transaction("TWO", 0) == []
+        finally:
+            monkeypatch.undo()
 
 
 async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
@@ -63,9 +65,7 @@ async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
         await writer.drain()
         await asyncio.sleep(0.05)
         writer.write(b"6E-03\n")
-    server, resource = await serve(reply)
-    t = transport(resource)
-    try:
+    async with connected(reply) as t:
         # The loop keeps running while the rest of the reply is awaited: a ticker proves it was not blocked.
         ticks = 0
 
@@ -78,52 +78,34 @@ async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
         assert await t.query("READ?") == "+1.23456E-03"
         ticker.cancel()
         assert ticks >= 5
-    finally:
-        await t.close()
-        server.close()
 
 
 async def test_two_replies_in_one_segment_are_both_read():
     async def reply(line, writer):
         writer.write(b"first\nsecond\n")
-    server, resource = await serve(reply)
-    t = transport(resource)
-    try:
+    async with connected(reply) as t:
         assert await t.transaction("BOTH?", 2) == ["first", "second"]
-    finally:
-        await t.close()
-        server.close()
 
 
 async def test_no_reply_is_a_timeout_at_the_configured_time():
     async def reply(line, writer):
         pass
-    server, resource = await serve(reply)
-    t = transport(resource, timeout=0.3)
-    try:
+    async with connected(reply, timeout=0.3) as t:
         start = time.monotonic()
         with pytest.raises(InstrumentTimeout, match="dmm: no reply within 0.3 s"):
             await t.query("SILENT?")
         assert 0.25 < time.monotonic() - start < 1.5
-    finally:
-        await t.close()
-        server.close()
 
 
 async def test_a_hang_up_is_a_disconnection_at_once_not_a_timeout():
     async def reply(line, writer):
         writer.close()
-    server, resource = await serve(reply)
-    t = transport(resource, timeout=5.0)
-    try:
+    async with connected(reply, timeout=5.0) as t:
         start = time.monotonic()
         with pytest.raises(Disconnected, match="dmm: the instrument closed the connection"):
             await t.query("BYE?")
         assert time.monotonic() - start < 1.0
         assert not t.connected
-    finally:
-        await t.close()
-        server.close()
 
 
 async def test_a_reply_that_comes_after_its_timeout_is_not_taken_for_the_next_commands():
@@ -131,16 +113,11 @@ async def test_a_reply_that_comes_after_its_timeout_is_not_taken_for_the_next_co
         if line == "SLOW?":
             await asyncio.sleep(0.3)
         writer.write(f"{line}-reply\n".encode())
-    server, resource = await serve(reply)
-    t = transport(resource, timeout=0.15)
-    try:
+    async with connected(reply, timeout=0.15) as t:
         with pytest.raises(InstrumentTimeout):
             await t.query("SLOW?")
         await asyncio.sleep(0.3)                     # the late reply is in the socket now
         assert await t.query("NEXT?") == "NEXT?-reply"
-    finally:
-        await t.close()
-        server.close()
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
@@ -158,9 +135,7 @@ def test_the_loop_path_works_on_both_event_loops_the_daemon_can_run(loop):
                 writer.write(b"5\n")
             elif line != "SILENT?":
                 writer.write(f"{line}=ok\n".encode())
-        server, resource = await serve(reply)
-        t = transport(resource, timeout=0.2)
-        try:
+        async with connected(reply, timeout=0.2) as t:
             got = [await t.query("A?"), await t.query("PIECES?")]
             try:
                 await t.query("SILENT?")
@@ -169,9 +144,6 @@ def test_the_loop_path_works_on_both_event_loops_the_daemon_can_run(loop):
                 got.append("timeout")
             got.append(await t.query("B?"))
             return type(asyncio.get_running_loop()).__module__, got
-        finally:
-            await t.close()
-            server.close()
     module, got = eventloop.run(scenario(), loop)
     assert module.startswith(loop)
     assert got == ["A?=ok", "+1.25", "timeout", "B?=ok"]

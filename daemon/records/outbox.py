@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 
-# A run's readings repeat the same tags: escaping them once per combination was a quarter of the writer's
-# time per reading (issue 18).
+# A run's readings repeat the same tags: escaped once per combination, which saves a few µs of the writer's
+# ~30 µs per reading (issue 18).
 _TAGS: dict[tuple, str] = {}
 
 
