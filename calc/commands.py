@@ -247,8 +247,12 @@ def cvd(path: Path | str) -> dict:
         except (ValueError, ZeroDivisionError, FloatingPointError) as exc:
             raise CalcFileError(path, "interpolate.R", f"{r:g} Ω: {exc}") from None
         interpolations.append({"R": r, "t": t, "standard_uncertainty": ut})
+    callendar, callendar_cov = f.callendar()
     return {"coefficients": coefficients, "fitted_c": f.fitted_c,
             "standard_uncertainties": {k: float(v) for k, v in zip(coefficients, u)},
+            "callendar": callendar,
+            "callendar_standard_uncertainties": {k: float(v) for k, v in
+                                                 zip(callendar, np.sqrt(np.diag(callendar_cov)))},
             "correlation": {"names": names, "matrix": np.nan_to_num(corr).tolist()},
             "residual_sd": f.residual_sd, "dof": f.dof, "weighted": f.weighted,
             "residuals": [{"t": t, "R": r, "residual": float(e)} for t, r, e in zip(d.t, d.R, f.residuals)],

@@ -11,6 +11,10 @@ lies below 0 °C (or as asked). Weights: with u(R) (and u(t), carried into R thr
 errors-in-variables line) the covariance is (XᵀWX)⁻¹ and the Birge ratio shows a misfit; without, it is
 s²(XᵀX)⁻¹ with s² = Σr²/(n − p) as in GUM H.3.
 
+Callendar's own form, which several readouts take instead (Hart/Fluke 1502A, 1504, 1560: R0, ALPHA, DELTA,
+BETA), follows from A, B, C exactly: α = A + 100 B, δ = −10⁴ B / α, β = −10⁸ C / α (with t/100 °C as the
+variable; the conversion as the Fluke 1560 User's Guide states it), its covariance through the same Jacobian.
+
 A temperature interpolated from a measured resistance is the root of R(t) = R (Newton from the linear guess);
 its uncertainty combines the coefficients' covariance, u(R) of that measurement, and nothing else: the
 readout's and the bath's shares belong to the budget that uses it.
@@ -70,6 +74,20 @@ class CvdFit:
             jac[j, 0] = -self.a[j] / (self.a[0] ** 2 * _SCALE[j])
             jac[j, j] = 1.0 / (self.a[0] * _SCALE[j])
         return jac @ self.a_covariance @ jac.T
+
+    def callendar(self) -> tuple[dict[str, float], np.ndarray]:
+        """(R0, alpha, delta, beta) and their covariance; beta is 0 when C was not fitted."""
+        c = self.coefficients()
+        a_, b_, c_ = c["A"], c["B"], c["C"]
+        alpha = a_ + 100 * b_
+        jac = np.array([
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 100.0, 0.0],
+            [0.0, 1e4 * b_ / alpha ** 2, -1e4 / alpha + 1e6 * b_ / alpha ** 2, 0.0],
+            [0.0, 1e8 * c_ / alpha ** 2, 1e10 * c_ / alpha ** 2, -1e8 / alpha],
+        ])
+        values = {"R0": c["R0"], "alpha": alpha, "delta": -1e4 * b_ / alpha, "beta": -1e8 * c_ / alpha}
+        return values, jac @ self.covariance() @ jac.T
 
     def resistance(self, t: float) -> float:
         return float(_rows(np.array([t], float), self.fitted_c)[0] @ self.a)

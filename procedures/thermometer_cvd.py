@@ -44,9 +44,13 @@ class ResistanceOutcome:
                            "budget": budget_json(r.budget)})
         coefficients, cov = self.cvd.coefficients(), self.cvd.covariance()
         u = np.sqrt(np.diag(cov))
+        callendar, callendar_cov = self.cvd.callendar()
         return {"points": points, "cvd": {
             "coefficients": coefficients, "fitted_c": self.cvd.fitted_c,
             "standard_uncertainties": {k: float(v) for k, v in zip(coefficients, u)},
+            "callendar": callendar,
+            "callendar_standard_uncertainties": {k: float(v) for k, v in
+                                                 zip(callendar, np.sqrt(np.diag(callendar_cov)))},
             "residual_sd": self.cvd.residual_sd, "dof": self.cvd.dof,
             "residuals": [float(e) for e in self.cvd.residuals]}}
 

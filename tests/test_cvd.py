@@ -57,6 +57,25 @@ def test_a_weighted_fit_covers_the_true_coefficients_and_its_temperatures_have_t
     assert np.std(temperatures, ddof=1) == pytest.approx(predicted_u, rel=0.2)
 
 
+def test_callendars_alpha_delta_beta_are_iecs_and_their_covariance_is_the_conversions():
+    t = [-200, -100, -50, 0, 100, 200, 420, 660]
+    exact, _ = fit(t, resistance(t)).callendar()
+    # The IEC 60751 values as readouts' manuals print them (Fluke 1560: 0.00385055, 1.4998, 0.109).
+    assert exact["alpha"] == pytest.approx(0.00385055, rel=1e-9)
+    assert exact["delta"] == pytest.approx(1.49979, abs=1e-5)
+    assert exact["beta"] == pytest.approx(0.108634, abs=1e-6)
+    # The covariance through the Jacobian against a Monte Carlo of the conversion from A, B, C.
+    rng = np.random.default_rng(3)
+    noisy = fit(t, resistance(t) + rng.normal(0, 0.002, len(t)), u_resistance=0.002)
+    values, cov = noisy.callendar()
+    draws = rng.multivariate_normal([noisy.coefficients()[k] for k in ("R0", "A", "B", "C")], noisy.covariance(),
+                                    200_000)
+    alpha = draws[:, 1] + 100 * draws[:, 2]
+    mc = np.stack([draws[:, 0], alpha, -1e4 * draws[:, 2] / alpha, -1e8 * draws[:, 3] / alpha])
+    assert np.sqrt(np.diag(cov)) == pytest.approx(np.std(mc, axis=1), rel=0.02)
+    assert values["beta"] == pytest.approx(float(np.mean(mc[3])), abs=0.05 * np.sqrt(cov[3, 3]))
+
+
 def test_u_of_t_enters_through_the_slope():
     t = [0.0, 100.0, 200.0, 300.0]
     only_r = fit(t, resistance(t), u_resistance=0.001)

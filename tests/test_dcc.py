@@ -3,6 +3,8 @@ PTB's DCC 3.3.0 schema (with D-SI 2.2.1), a copy of which is test data here (tes
 README); a draft says so; the numbers are the certificate's."""
 from __future__ import annotations
 
+import re
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -75,6 +77,7 @@ async def test_a_thermometer_read_in_resistance_gets_its_cvd_coefficients_on_the
     data = outcome.to_json()
     c = data["cvd"]["coefficients"]
     assert c["A"] == pytest.approx(3.9083e-3, rel=2e-3) and not data["cvd"]["fitted_c"]
+    assert data["cvd"]["callendar"]["alpha"] == pytest.approx(c["A"] + 100 * c["B"], rel=1e-12)
     assert [r for r in ctx.readings if r.role == "unit under test"][0].unit == "Ω"
     parts = {b["name"]: b for b in data["points"][1]["budget"]}
     assert parts["axial uniformity"]["sensitivity"] == pytest.approx(0.38, rel=0.03)          # dR/dt, Ω/°C
@@ -87,6 +90,9 @@ async def test_a_thermometer_read_in_resistance_gets_its_cvd_coefficients_on_the
     assert units == ["\\degreecelsius", "\\degreecelsius", "\\ohm", "\\ohm"]
     html = next(p for p in written if p.suffix == ".html").read_text()
     assert "Callendar–Van Dusen coefficients" in html and "Resistance (Ω)" in html and "Ω/°C" in html
+    assert "Callendar&#39;s form" in html or "Callendar's form" in html
+    assert re.search(r"α = 0\.0038[45]\d* °C⁻¹", html) and re.search(r"δ = 1\.[45]\d*", html)
+    assert "β =" not in html                                                   # no β without C
     # A channel left in °C when resistance is asked for is refused with one line.
     async with simulated(speed=400) as (config, instruments, lab, standards):
         with pytest.raises(RunFailed, match="reads in °C, but uut_reads is resistance"):

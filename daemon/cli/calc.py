@@ -127,6 +127,8 @@ def _render_cvd(d: dict) -> None:
         t.add_column(col, justify="right")
     for name, value in d["coefficients"].items():
         t.add_row(name, _g(value, 8), _g(d["standard_uncertainties"][name], 3))
+    for name in ("alpha", "delta", "beta")[: 3 if d["fitted_c"] else 2]:   # Callendar's form, as some readouts take
+        t.add_row(name, _g(d["callendar"][name], 8), _g(d["callendar_standard_uncertainties"][name], 3))
     console.print(t)
     what = "Birge ratio" if d["weighted"] else "residual sd"
     console.print(f"{what} = {_g(d['residual_sd'], 4)}{'' if d['weighted'] else ' Ω'}   ν = {d['dof']}")

@@ -161,7 +161,15 @@ def _cvd_text(cvd: dict[str, Any], w: dict[str, str]) -> str:
     names = ("R0", "A", "B", "C") if cvd["fitted_c"] else ("R0", "A", "B")
     units = {"R0": "Ω", "A": "°C⁻¹", "B": "°C⁻²", "C": "°C⁻⁴"}
     values = "; ".join(f"{n} = {c[n]:.7g} {units[n]} (u = {u[n]:.2g} {units[n]})" for n in names)
-    return w["cvd"].format(values=values, residual=f"{cvd['residual_sd']:.2g}")
+    text = w["cvd"].format(values=values, residual=f"{cvd['residual_sd']:.2g}")
+    if "callendar" in cvd:   # records made before it was given have only A, B, C
+        k, uk = cvd["callendar"], cvd["callendar_standard_uncertainties"]
+        forms = ("alpha", "delta", "beta") if cvd["fitted_c"] else ("alpha", "delta")
+        symbol = {"alpha": "α", "delta": "δ", "beta": "β"}
+        unit = {"alpha": " °C⁻¹", "delta": "", "beta": ""}
+        text += " " + w["callendar"].format(values="; ".join(
+            f"{symbol[n]} = {k[n]:.7g}{unit[n]} (u = {uk[n]:.2g}{unit[n]})" for n in forms))
+    return text
 
 
 def _date(rec: RunRecord) -> str:

@@ -19,6 +19,7 @@ TEXT: dict[str, dict[str, str]] = {
         "resistance_note": "The resistance of the unit under test at each reference temperature.",
         "cvd": "Callendar–Van Dusen coefficients fitted to these points (IEC 60751: R(t) = R0 (1 + A t + B t²), "
                "with + C (t − 100 °C) t³ below 0 °C): {values}; Birge ratio of the fit {residual}.",
+        "callendar": "The same in Callendar's form, as some readouts take them: {values}.",
         "annex_budget": "Annex: uncertainty budgets", "component": "Component", "source": "Source",
         "distribution": "Distribution",
         "combined": "Combined standard uncertainty u = {u} {unit}; effective degrees of freedom ν = {dof}; k = {k}.",
@@ -125,6 +126,7 @@ TEXT: dict[str, dict[str, str]] = {
         "resistance_note": "Resistansi alat yang dikalibrasi pada setiap suhu acuan.",
         "cvd": "Koefisien Callendar–Van Dusen hasil pencocokan titik-titik ini (IEC 60751: R(t) = R0 (1 + A t + "
                "B t²), ditambah C (t − 100 °C) t³ di bawah 0 °C): {values}; rasio Birge pencocokan {residual}.",
+        "callendar": "Koefisien yang sama dalam bentuk Callendar, sebagaimana dimasukkan ke beberapa penunjuk: {values}.",
         "annex_budget": "Lampiran: anggaran ketidakpastian", "component": "Komponen", "source": "Sumber",
         "distribution": "Distribusi",
         "combined": "Ketidakpastian baku gabungan u = {u} {unit}; derajat kebebasan efektif ν = {dof}; k = {k}.",
