@@ -152,9 +152,11 @@ async def test_sigterm_leaves_the_instruments_safe_and_marks_the_run_interrupted
         await _online(mosquitto)
         async with tablet(mosquitto, "viewer") as viewer, tablet(mosquitto) as client:
             await client.subscribe(f"{ROOT}/#", qos=1)
-            # Enough repetitions that the run is still measuring when the signal comes.
+            # Enough readings that the run is still measuring when the signal comes, however loaded the machine
+            # (400 at 10 s, ten seconds of real time, once finished first on a busy CI machine): 1000 at 60 s take
+            # 150 s. Stopped, it takes no longer; a stop that did not cancel it would outlast the wait below.
             await send(client, id="c1", action="start", operator="demo", procedure="thermometer-calibration",
-                       params={**QUICK, "repetitions": 400})
+                       params={**QUICK, "repetitions": 1000, "interval": 60.0})
             answering = asyncio.create_task(_answer_prompts_until(client, "/result"))
             await _wait_db(db, "SELECT COUNT(*) FROM readings WHERE role = 'reference'")
             proc.send_signal(signal.SIGTERM)
@@ -171,7 +173,7 @@ async def test_sigterm_leaves_the_instruments_safe_and_marks_the_run_interrupted
     with RecordsReader(db) as reader:
         (run,) = reader.runs()
         kinds = [e["kind"] for e in reader.events(run.run_id)]
-    assert run.state == "interrupted" and "safe_state" in kinds
+    assert run.state == "interrupted" and "safe_state" in kinds, (tmp_path / "serve.log").read_text()
 
 
 async def test_a_schedule_starts_its_procedure_and_is_recorded_with_no_broker_at_all(tmp_path):
