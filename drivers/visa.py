@@ -6,12 +6,13 @@ queue rather than a ThreadPoolExecutor: the executor's future chaining cost abou
 a third of a loopback VISA round trip (bench/drivers_roundtrip.py).
 
 A raw TCP socket (`TCPIP::host::port::SOCKET`, the LAN instruments of this lab) skips even that thread when it
-can: the command is sent from the event loop when the socket has room for it, the loop waits for the reply
-to become readable like any other asyncio socket, and pyvisa reads it on the loop only once the whole reply,
-terminator included, is already in the kernel's buffer (seen with MSG_PEEK). Every pyvisa call made on the loop
-then returns without waiting; anything less certain (a reply arriving in pieces, a full send buffer, another
-kind of session, a pyvisa-py without the attributes relied on) goes to the worker as before. Two thread
-wake-ups per round trip were most of what the driver added to bare pyvisa.
+can: the command is sent from the event loop with one non-blocking send (the rest, if the send buffer is full,
+goes to the worker), and the loop waits for the reply to become readable like any other asyncio socket, moving
+what arrives into pyvisa-py's own read buffer until the terminator is there; the reply is then taken from that
+buffer as pyvisa's read would take it. A reply in pieces is gathered the same way, the loop free in between.
+Other kinds of session, or a pyvisa-py without the attributes relied on, go to the worker as before. Two thread
+wake-ups per round trip, then pyvisa's read through its resource, library and attribute layers, were most of
+what the driver added to bare pyvisa (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import Any
 
 import asyncio
 import queue
-import select
 import socket
 import threading
 
@@ -221,49 +221,75 @@ class VisaTransport(LineTransport):
         if command is not None and self._late_reply_possible:
             self._discard_input(sock)
         if command is not None:
-            data = self._encode(command)
-            if len(data) < 4096 and select.select((), (sock,), (), 0)[1]:
-                self._send_blocking(data, timeout)   # room in the send buffer: send() returns at once
-            else:
-                await worker.call(self._send_blocking, data, timeout)
+            rest = self._send_now(sock, self._encode(command))
+            if rest:   # the send buffer is full: the rest is sent by pyvisa, off the loop
+                await worker.call(self._send_blocking, rest, timeout)
         # Until every reply is read, a timeout, an error or a cancellation leaves a reply that may still come.
         self._late_reply_possible = replies > 0
         lines = []
         for _ in range(replies):
-            # A reply already in pyvisa-py's buffer is read at once; one in the kernel's makes the socket readable
-            # at once, so peeking before waiting would only cost a system call per exchange.
-            if self._term[-1:] not in self._socket_session._pending_buffer:
-                await self._readable(sock, timeout)
-            if self._reply_buffered(sock):
-                raw = self._read_blocking(timeout)   # all of it is buffered: pyvisa's read returns at once
-            else:  # part of a reply: the rest may take its time, so it is waited for off the loop
-                raw = await worker.call(self._read_blocking, timeout)
-            lines.append(self._received(raw))
+            await self._buffer_reply(sock, timeout)
+            lines.append(self._received(self._take_reply()))
         self._late_reply_possible = False
         return lines
 
-    def _reply_buffered(self, sock: socket.socket) -> bool:
-        """Whether a whole reply (up to the terminator's last byte, pyvisa's termchar) is already read or waiting
-        in the kernel's buffer."""
-        term = self._term[-1:]
-        if term in self._socket_session._pending_buffer:
-            return True
+    def _send_now(self, sock: socket.socket, data: bytes) -> bytes:
+        """Send what the socket takes without waiting (pyvisa-py's write is select, then send); the part it
+        could not take is returned."""
         try:
-            peeked = sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            sent = sock.send(data, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
-            return False
+            return data
         except OSError as exc:
             raise Disconnected(self.instrument, f"VISA I/O failed: {exc}") from exc
-        if not peeked:  # the peer closed: pyvisa-py would wait out its timeout on a socket that never fills
-            raise Disconnected(self.instrument, "the instrument closed the connection")
-        return term in peeked
+        return data[sent:]
 
-    async def _readable(self, sock: socket.socket, timeout: float) -> None:
+    def _take_reply(self) -> bytes:
+        """The first reply in pyvisa-py's buffer, taken as its read takes it (up to and including the termchar,
+        the read terminator's last byte), without its read terminator. pyvisa's read_raw would do the same through
+        its resource, library and attribute layers: 40-90 µs a reply here, most of what the driver added to a
+        1 ms round trip."""
+        pending = self._socket_session._pending_buffer
+        end = pending.index(self._term[-1:]) + 1
+        raw = bytes(pending[:end])
+        del pending[:end]
+        return raw[:-len(self._term)] if raw.endswith(self._term) else raw
+
+    async def _buffer_reply(self, sock: socket.socket, timeout: float) -> None:
+        """Wait on the loop until a whole reply (up to the terminator's last byte, pyvisa's termchar) is in
+        pyvisa-py's buffer, moving what the socket has into that buffer with one non-blocking recv per
+        readiness. pyvisa's read then finds it there and returns without a system call (its own read would
+        select and recv again); a reply in pieces is gathered the same way, with the loop free in between."""
+        term = self._term[-1:]
+        session = self._socket_session
+        if term in session._pending_buffer:   # read past the previous reply's terminator (two in one segment)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self._readable(sock, deadline - loop.time(), timeout)
+            try:
+                data = sock.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                raise Disconnected(self.instrument, f"VISA I/O failed: {exc}") from exc
+            if not data:   # the peer closed: pyvisa-py would wait out its timeout on a socket that never fills
+                raise Disconnected(self.instrument, "the instrument closed the connection")
+            session._pending_buffer.extend(data)   # pyvisa-py replaces the bytearray on each read: look it up
+            if term in data:
+                return
+
+    async def _readable(self, sock: socket.socket, remaining: float, timeout: float) -> None:
+        """Until `sock` is readable, or InstrumentTimeout once `remaining` seconds (of the exchange's `timeout`)
+        have passed."""
+        if remaining <= 0:
+            raise InstrumentTimeout(self.instrument, f"no reply within {timeout:g} s")
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         fd = sock.fileno()
         loop.add_reader(fd, _wake, fut, True)
-        expiry = loop.call_later(timeout, _wake, fut, False)
+        expiry = loop.call_later(remaining, _wake, fut, False)
         try:
             readable = await fut
         finally:

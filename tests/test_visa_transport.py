@@ -59,7 +59,7 @@ async def test_whole_replies_are_read_on_the_loop_without_the_worker_thread(monk
             monkeypatch.undo()
 
 
-async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
+async def test_a_reply_in_pieces_is_gathered_on_the_loop_without_blocking_it_and_read_whole(monkeypatch):
     async def reply(line, writer):
         writer.write(b"+1.2345")
         await writer.drain()
@@ -75,7 +75,13 @@ async def test_a_reply_in_pieces_is_finished_off_the_loop_and_read_whole():
                 await asyncio.sleep(0.005)
                 ticks += 1
         ticker = asyncio.create_task(tick())
+        await t.open()
+
+        def no_thread(*args):
+            raise AssertionError("the worker thread was used for a reply in pieces")
+        monkeypatch.setattr(visa_module._Worker, "call", no_thread)
         assert await t.query("READ?") == "+1.23456E-03"
+        monkeypatch.undo()
         ticker.cancel()
         assert ticks >= 5
 
@@ -123,7 +129,7 @@ async def test_a_reply_that_comes_after_its_timeout_is_not_taken_for_the_next_co
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_the_loop_path_works_on_both_event_loops_the_daemon_can_run(loop):
     """The daemon runs on uvloop (daemon/eventloop.py) and the suite on asyncio's loop: the readiness wait on
-    pyvisa-py's socket, the pieces fall-back and the timeout must behave alike on both."""
+    pyvisa-py's socket, a reply gathered in pieces and the timeout must behave alike on both."""
     from labd.daemon import eventloop
 
     async def scenario():
