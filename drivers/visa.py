@@ -258,8 +258,9 @@ class VisaTransport(LineTransport):
     async def _buffer_reply(self, sock: socket.socket, timeout: float) -> None:
         """Wait on the loop until a whole reply (up to the terminator's last byte, pyvisa's termchar) is in
         pyvisa-py's buffer, moving what the socket has into that buffer with one non-blocking recv per
-        readiness. pyvisa's read then finds it there and returns without a system call (its own read would
-        select and recv again); a reply in pieces is gathered the same way, with the loop free in between."""
+        readiness (pyvisa-py's own read would select and recv again). A reply in pieces is gathered the same
+        way, with the loop free in between. The buffer stays pyvisa-py's, so whatever it holds past this reply
+        is where a later pyvisa call (the worker's path, a flush) looks for it."""
         term = self._term[-1:]
         session = self._socket_session
         if term in session._pending_buffer:   # read past the previous reply's terminator (two in one segment)
