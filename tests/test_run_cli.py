@@ -18,6 +18,13 @@ from .conftest import REPO
 LABD = [sys.executable, "-m", "labd"]
 QUICK = ["--param", "set_points=30,50", "--param", "repetitions=4", "--param", "stability.window=8",
          "--param", "interval=10"]
+# For a signal sent while the run measures: at the suite's 400x clock QUICK's readings take well under a second,
+# which a loaded machine can spend before the signal is handled. LONGER takes 2 s; LONGEST, 150 s (a stopped
+# run ends at once, so only a signal that did not work waits for it).
+LONGER = ["--param", "set_points=30,50", "--param", "repetitions=40", "--param", "stability.window=8",
+          "--param", "interval=10"]
+LONGEST = ["--param", "set_points=30,50", "--param", "repetitions=1000", "--param", "stability.window=8",
+           "--param", "interval=60"]
 
 
 def _start(tmp: Path, *args: str) -> subprocess.Popen:
@@ -94,7 +101,7 @@ def test_a_run_killed_mid_way_resumes_from_the_last_completed_point_with_no_read
 
 def test_ctrl_c_aborts_at_a_safe_point_and_leaves_the_source_safe(tmp_path):
     db = tmp_path / "labd.sqlite"
-    proc = _start(tmp_path, "thermometer-calibration", *QUICK)
+    proc = _start(tmp_path, "thermometer-calibration", *LONGEST)
     try:
         _wait_for(db, "SELECT COUNT(*) FROM events WHERE kind = 'set_point'")
         proc.send_signal(signal.SIGINT)
@@ -123,7 +130,7 @@ def test_resume_refuses_a_finished_run_and_run_refuses_an_unauthorised_operator(
 
 def test_sigusr1_pauses_and_sigusr2_resumes(tmp_path):
     db = tmp_path / "labd.sqlite"
-    proc = _start(tmp_path, "thermometer-calibration", *QUICK)
+    proc = _start(tmp_path, "thermometer-calibration", *LONGER)
     try:
         _wait_for(db, "SELECT COUNT(*) FROM readings WHERE role = 'unit under test'")
         proc.send_signal(signal.SIGUSR1)
