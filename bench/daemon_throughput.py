@@ -107,12 +107,11 @@ def cpu_seconds(pid: int | None) -> float:
 
 def _slope(points: list[tuple[int, float]]) -> float:
     """Least-squares slope of y over x (nan with fewer than three points)."""
+    import numpy as np
     if len(points) < 3:
         return float("nan")
-    n = len(points)
-    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else float("nan")
+    x, y = np.array(points, dtype=float).T
+    return float(np.polyfit(x, y, 1)[0]) if np.ptp(x) else float("nan")
 
 
 async def measure(ports: list[int], seconds: float, pipeline: dict | None, rate: float | None = None,

@@ -169,6 +169,10 @@ class VisaTransport(LineTransport):
             raw = self._resource.read_raw()
         except (visa_errors.VisaIOError, OSError, visa_errors.InvalidSession) as exc:
             raise self._translate(exc, timeout) from exc
+        return self._without_terminator(raw)
+
+    def _without_terminator(self, raw: bytes) -> bytes:
+        """A reply as read (pyvisa's read_raw, or taken from pyvisa-py's buffer) less its read terminator."""
         return raw[:-len(self._term)] if self._term and raw.endswith(self._term) else raw
 
     async def _send(self, data: bytes, timeout: float) -> None:
@@ -253,7 +257,7 @@ class VisaTransport(LineTransport):
         end = pending.index(self._term[-1:]) + 1
         raw = bytes(pending[:end])
         del pending[:end]
-        return raw[:-len(self._term)] if raw.endswith(self._term) else raw
+        return self._without_terminator(raw)
 
     async def _buffer_reply(self, sock: socket.socket, timeout: float) -> None:
         """Wait on the loop until a whole reply (up to the terminator's last byte, pyvisa's termchar) is in

@@ -20,11 +20,9 @@ QUICK = ["--param", "set_points=30,50", "--param", "repetitions=4", "--param", "
          "--param", "interval=10"]
 # For a signal sent while the run measures: at the suite's 400x clock QUICK's readings take well under a second,
 # which a loaded machine can spend before the signal is handled. LONGER takes 2 s; LONGEST, 150 s (a stopped
-# run ends at once, so only a signal that did not work waits for it).
-LONGER = ["--param", "set_points=30,50", "--param", "repetitions=40", "--param", "stability.window=8",
-          "--param", "interval=10"]
-LONGEST = ["--param", "set_points=30,50", "--param", "repetitions=1000", "--param", "stability.window=8",
-           "--param", "interval=60"]
+# run ends at once, so only a signal that did not work waits for it). A later --param overrides an earlier one.
+LONGER = [*QUICK, "--param", "repetitions=40"]
+LONGEST = [*QUICK, "--param", "repetitions=1000", "--param", "interval=60"]
 
 
 def _start(tmp: Path, *args: str) -> subprocess.Popen:
