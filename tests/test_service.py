@@ -200,6 +200,39 @@ async def test_the_broker_going_away_mid_run_loses_nothing(tmp_path, mosquitto):
         assert len([r for r in reader.readings(run_id) if r["role"] == "unit under test"]) == 3
 
 
+async def test_a_live_reading_after_a_quiet_tick_goes_out_at_once_and_the_next_waits_for_the_tick(mosquitto):
+    """Issue 18: ticks stay at least `live_interval` apart, but a reading after a quiet interval is published at
+    the end of the loop iteration, not on a timer of its own (a wake-up per reading at a lab's rates)."""
+    from labd.daemon.service.mqtt import Bus
+    bus = Bus(mosquitto.url("labd"), ROOT, identifier="labd-leading", on_command=lambda *a: asyncio.sleep(0),
+              live_interval=2.0)
+    task = asyncio.create_task(bus.run())
+    loop = asyncio.get_running_loop()
+    arrivals: list[tuple[float, int]] = []
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        await asyncio.wait_for(bus.live_publisher.connected.wait(), 10)
+        async with tablet(mosquitto) as client:
+            await client.subscribe(f"{ROOT}/instruments/#", qos=0)
+            await asyncio.sleep(0.2)
+            sent = loop.time()
+            bus.live("instruments/dmm/1/voltage", {"value": 1})
+            await asyncio.sleep(0)
+            bus.live("instruments/dmm/1/voltage", {"value": 2})    # within the tick: replaced by the next
+            bus.live("instruments/dmm/1/voltage", {"value": 3})
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with asyncio.timeout(4):
+                    async for m in client.messages:
+                        arrivals.append((loop.time() - sent, json.loads(m.payload)["value"]))
+                        if len(arrivals) == 2:
+                            break
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [value for _, value in arrivals] == [1, 3]
+    assert arrivals[0][0] < 1.0 <= 1.5 <= arrivals[1][0]
+
+
 async def test_live_readings_are_coalesced_per_channel_and_each_channel_keeps_its_latest(mosquitto):
     """Issue 18: one message per instrument channel per publish tick, on the documented topics; two channels of
     one readout never replace each other's value."""

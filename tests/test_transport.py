@@ -72,6 +72,37 @@ async def test_timeout_carries_partial_bytes():
         await server.stop()
 
 
+async def test_a_silent_instrument_times_out_at_the_deadline_not_at_its_late_reply():
+    """The read's own timer ends the wait (issue 18 replaced asyncio.timeout by one timer per wait): a reply that
+    comes after the deadline is not taken for this one."""
+    server = LineServer(Echo(), "echo")
+    port = await server.start_tcp()
+    t = TcpTransport("echo", "127.0.0.1", port, LineSettings(timeout=0.2))
+    try:
+        with pytest.raises(InstrumentTimeout, match="no reply within 0.2 s"):
+            await t.query("A 1.0")
+    finally:
+        await t.close()
+        await server.stop()
+
+
+async def test_a_cancelled_read_stops_and_its_late_reply_is_not_taken_for_the_next():
+    server = LineServer(Echo(), "echo")
+    port = await server.start_tcp()
+    t = TcpTransport("echo", "127.0.0.1", port, LineSettings(timeout=5))
+    try:
+        task = asyncio.create_task(t.query("A 0.3"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)                # "A 0.3!" arrives now, with nobody reading it
+        assert await t.query("B 0") == "B 0!"
+    finally:
+        await t.close()
+        await server.stop()
+
+
 async def test_reconnects_with_backoff_when_the_instrument_comes_up_late():
     import socket
     with socket.socket() as s:

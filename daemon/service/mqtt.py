@@ -104,7 +104,8 @@ class Bus:
         self.dropped = 0
         self.live_interval = live_interval
         self._live: dict[Any, tuple[str, Any]] = {}
-        self._live_tick: asyncio.TimerHandle | None = None
+        self._live_tick: asyncio.Handle | None = None
+        self._last_tick = float("-inf")    # the loop time of the last publish tick
         self.coalesced = 0              # live readings replaced by a later one within the same tick
         # Other topics followed read-only (the lab's other stations: fleet.py), handed to `on_watched`.
         self.watch, self.on_watched = watch, on_watched
@@ -131,7 +132,9 @@ class Bus:
 
     def live(self, topic: str, data: Any, key: Any = None) -> None:
         """A live reading (QoS 0, not retained), coalesced per `key` (the topic unless given: an instrument's
-        channel) until the next publish tick."""
+        channel) until the next publish tick. Ticks are at least `live_interval` apart; a reading after a quiet
+        interval goes out at the end of this event-loop iteration rather than on a timer: at a lab's rates (an
+        instrument every few hundred ms) each reading would otherwise cost a wake-up of its own (issue 18)."""
         if not self.connected.is_set():
             self.dropped += 1
             return
@@ -140,10 +143,14 @@ class Bus:
             self.coalesced += 1
         self._live[key] = (topic, data)
         if self._live_tick is None:
-            self._live_tick = asyncio.get_running_loop().call_later(self.live_interval, self._publish_live)
+            loop = asyncio.get_running_loop()
+            wait = self._last_tick + self.live_interval - loop.time()
+            self._live_tick = loop.call_later(wait, self._publish_live) if wait > 0 else \
+                loop.call_soon(self._publish_live)
 
     def _publish_live(self) -> None:
         self._live_tick = None
+        self._last_tick = asyncio.get_running_loop().time()
         live, self._live = self._live, {}
         messages = [(f"{self.root}/{topic}", data if isinstance(data, bytes) else dumps(data))
                     for topic, data in live.values()]

@@ -55,11 +55,12 @@ class Streamer:
         self._now = asyncio.Event()        # drained() wants the rest without waiting for the interval
 
     def wake(self) -> None:
-        """Called from the records' writer thread after a commit that added lines."""
-        self._loop.call_soon_threadsafe(self._wake.set)
+        """Called by the records on the event loop after a commit that added lines. The event is set directly:
+        `call_soon_threadsafe` would write to the loop's wake-up descriptor and cost every commit a syscall and
+        a wake-up of its own (issue 18)."""
+        self._wake.set()
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.records.on_outbox = self.wake
         backoff = 0.5
         while True:
