@@ -86,7 +86,8 @@ class CvdFit:
             [0.0, 1e4 * b_ / alpha ** 2, -1e4 / alpha + 1e6 * b_ / alpha ** 2, 0.0],
             [0.0, 1e8 * c_ / alpha ** 2, 1e10 * c_ / alpha ** 2, -1e8 / alpha],
         ])
-        values = {"R0": c["R0"], "alpha": alpha, "delta": -1e4 * b_ / alpha, "beta": -1e8 * c_ / alpha}
+        # + 0.0 turns the −0.0 of an unfitted C (−1e8 · 0 / α) into 0.0, which is how a certificate prints it
+        values = {"R0": c["R0"], "alpha": alpha, "delta": -1e4 * b_ / alpha + 0.0, "beta": -1e8 * c_ / alpha + 0.0}
         return values, jac @ self.covariance() @ jac.T
 
     def resistance(self, t: float) -> float:

@@ -4,6 +4,7 @@ case of `labd validate` (calc/reference_cases/iec60751-pt100-table)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -74,6 +75,13 @@ def test_callendars_alpha_delta_beta_are_iecs_and_their_covariance_is_the_conver
     mc = np.stack([draws[:, 0], alpha, -1e4 * draws[:, 2] / alpha, -1e8 * draws[:, 3] / alpha])
     assert np.sqrt(np.diag(cov)) == pytest.approx(np.std(mc, axis=1), rel=0.02)
     assert values["beta"] == pytest.approx(float(np.mean(mc[3])), abs=0.05 * np.sqrt(cov[3, 3]))
+
+
+def test_beta_without_c_is_a_plain_zero_not_minus_zero():
+    # −10⁸ · C / α with C = 0 is −0.0 in floating point; a certificate (and the JSON) must say 0.
+    values, _ = fit([0.0, 100.0, 200.0], [100.0, 138.50, 175.83], u_resistance=0.0029).callendar()
+    assert values["beta"] == 0.0
+    assert math.copysign(1.0, values["beta"]) == 1.0
 
 
 def test_u_of_t_enters_through_the_slope():
