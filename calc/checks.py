@@ -210,9 +210,9 @@ def next_calibration(times_days: Sequence[float], deviations: Sequence[float], t
                      calibrated_on: date, max_interval_days: int = 730, k: float | None = None,
                      expanded_at_calibration: float = 0.0, out_of_tolerance: bool = False,
                      today_days: float | None = None) -> Recommendation:
-    """The recommended next calibration from intermediate checks (ILAC-G24:2022 method 2, "in-use time" with
-    the check results as the control chart): the first day at which the deviation predicted for a future check,
-    with its 95.45 % prediction interval, reaches the tolerance, capped by the maximum interval.
+    """The recommended next calibration from intermediate checks (ILAC-G24:2022 6.3, method 2: control chart,
+    calendar time): the first day at which the deviation predicted for a future check, with its 95.45 %
+    prediction interval, reaches the tolerance, capped by the maximum interval.
 
     `deviations` are check results relative to the reference value, at `times_days` after `calibrated_on`.
     The prediction interval of a new check is t(ν)·√(u²(fit) + s² + u²(cal)): the fitted line's own
@@ -256,6 +256,52 @@ def next_calibration(times_days: Sequence[float], deviations: Sequence[float], t
     return Recommendation(calibrated_on + timedelta(days=days), days,
                           f"drift {d.slope:.3g}/day reaches the tolerance (with k={factor:.3g} uncertainty) after "
                           f"{days} days")
+
+
+INTERVAL_METHODS = ("control-chart", "staircase")
+
+
+def check_chart(deviations: Sequence[float], u_check_standard: float, expanded_at_calibration: float
+                ) -> ControlChart:
+    """The control chart of an instrument's checks, centred on the reference value (0: a correct instrument
+    reads the check standard's value) with σ = √(u²(check standard) + (U_cal/2)²), the scatter a check of a
+    correctly calibrated instrument shows. So a constant bias shows, which a chart centred on the data's own
+    mean would hide."""
+    sigma = math.hypot(u_check_standard, expanded_at_calibration / 2)
+    return control_chart(deviations, centre=0.0, sigma=sigma)
+
+
+def review_interval(method: str, days: Sequence[float], deviations: Sequence[float], tolerance: float,
+                    calibrated_on: date, max_interval_days: int, latest_passed: bool,
+                    expanded_at_calibration: float = 0.0, current_interval_days: int | None = None
+                    ) -> tuple[Recommendation | None, Drift | None]:
+    """The next calibration after a check (ILAC-G24:2022 clause 6), and the checks' drift when there are three
+    days of them. A latest check that failed its decision rule asks for adjustment or calibration now,
+    whatever the method. Otherwise method 2 (6.3, control chart) extrapolates the drift of the checks
+    (`next_calibration`); method 1 (6.2, staircase) lengthens `current_interval_days` after a check within
+    tolerance. With fewer than three days the control chart has no recommendation yet (None)."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"interval method {method!r}: one of {', '.join(INTERVAL_METHODS)}")
+    if len(days) != len(deviations) or not deviations:
+        raise ValueError(f"days and deviations must be lists of the same length ({len(days)} and "
+                         f"{len(deviations)} given)")
+    rec: Recommendation | None = None
+    if not latest_passed:
+        rec = next_calibration(days, deviations, tolerance, calibrated_on, max_interval_days, out_of_tolerance=True)
+    d: Drift | None = None
+    if len(deviations) >= 3 and len(set(days)) >= 3:
+        d, _ = drift(days, deviations)
+        if method == "control-chart" and rec is None:
+            rec = next_calibration(days, deviations, tolerance, calibrated_on, max_interval_days,
+                                   expanded_at_calibration=expanded_at_calibration)
+    if method == "staircase" and latest_passed:
+        if current_interval_days is None:
+            raise ValueError("the staircase needs the current interval (current_interval_days)")
+        interval = staircase(current_interval_days, True, max_days=max_interval_days)
+        rec = Recommendation(calibrated_on + timedelta(days=interval), interval,
+                             f"staircase (ILAC-G24 method 1): within tolerance, the interval of "
+                             f"{current_interval_days} days lengthened to {interval} days")
+    return rec, d
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from .expression import ExpressionError, parse
 from .air import air_density, air_density_uncertainty
 from .cvd import fit as cvd_fit
 from .balance import fit_weighing
-from .checks import decide, rule_statement, warm_up
-from .files import (AirFile, BudgetFile, CalcFileError, ConformityFile, CvdFile, FitFile, ScoresFile, TitrationFile,
-                    WeighingFile, load)
+from .checks import check_chart, decide, review_interval, rule_statement, warm_up, working_standard_stability
+from .files import (AirFile, BudgetFile, CalcFileError, ConformityFile, CvdFile, FitFile, IntervalFile, ScoresFile,
+                    StandardCheckFile, TitrationFile, WeighingFile, load)
 from .fit import polyfit
 from .gum import GumResult, Input, OutputResult, correlation_from_readings, propagate
 from .scores import Assigned, Participant, score
@@ -302,4 +302,53 @@ def conformity(path: Path | str) -> dict:
     return {"rule": spec.rule, "statement": rule_statement(spec.rule), "items": out}
 
 
-COMMANDS = {"weighing": weighing, "conformity": conformity, "air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}
+def interval(path: Path | str) -> dict:
+    """The latest check's decision, the control chart centred on the reference value, the drift and the next
+    calibration (calc/checks.py `review_interval`, the code the equipment check runs; ILAC-G24:2022 6.2–6.3)."""
+    path = Path(path)
+    spec: IntervalFile = load(path, IntervalFile)
+    c = spec.checks
+    try:
+        decision = decide(c.deviations[-1], c.expanded_uncertainty, spec.tolerance, spec.decision_rule)
+        chart = None
+        if len(c.deviations) >= 2 and (spec.check_standard_uncertainty or spec.calibration_expanded_uncertainty):
+            chart = check_chart(c.deviations, spec.check_standard_uncertainty, spec.calibration_expanded_uncertainty)
+        rec, d = review_interval(spec.method, c.days, c.deviations, spec.tolerance, spec.calibrated_on,
+                                 spec.max_interval_days, decision.passed, spec.calibration_expanded_uncertainty,
+                                 spec.current_interval_days)
+    except ValueError as exc:
+        raise CalcFileError(path, "", str(exc)) from None
+    return {"method": spec.method,
+            "decision": {"rule": decision.rule, "statement": decision.statement, "deviation": decision.deviation,
+                         "expanded_uncertainty": decision.expanded_uncertainty, "tolerance": decision.tolerance,
+                         "acceptance_limit": decision.acceptance_limit, "passed": decision.passed,
+                         "conformance_probability": decision.conformance_probability},
+            "control_chart": None if chart is None else {
+                "centre": chart.centre, "sigma": chart.sigma, "warning": list(chart.warning),
+                "action": list(chart.action), "in_control": chart.in_control,
+                "violations": [{"rule": v.rule, "index": v.index} for v in chart.violations]},
+            "drift_per_day": None if d is None else {
+                "slope": d.slope, "standard_uncertainty": d.slope_uncertainty, "intercept": d.intercept,
+                "residual_sd": d.residual_sd, "dof": d.dof, "significant": d.significant},
+            "recommendation": None if rec is None else {
+                "next_calibration": rec.next_calibration.isoformat(), "interval_days": rec.interval_days,
+                "reason": rec.reason}}
+
+
+def standard_check(path: Path | str) -> dict:
+    """A working standard's intermediate check over days against its check standard (calc/checks.py
+    `working_standard_stability`, the code the working-standard check runs)."""
+    path = Path(path)
+    spec: StandardCheckFile = load(path, StandardCheckFile)
+    try:
+        st = working_standard_stability(spec.values, spec.reference, spec.reference_expanded_uncertainty,
+                                        spec.criterion, spec.reference_k)
+    except ValueError as exc:
+        raise CalcFileError(path, "", str(exc)) from None
+    u = math.hypot(spec.reference_expanded_uncertainty / spec.reference_k, st.sd / math.sqrt(st.n))
+    return {"n": st.n, "mean": st.mean, "sd": st.sd, "max_deviation": st.max_deviation,
+            "standard_uncertainty": u, "dof": _num(st.dof), "k": st.k, "expanded_uncertainty": st.k * u,
+            "en": _num(st.en), "criterion": spec.criterion, "passed": st.passed}
+
+
+COMMANDS = {"interval": interval, "standard-check": standard_check, "weighing": weighing, "conformity": conformity, "air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}

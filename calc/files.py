@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -242,6 +243,41 @@ class ConformityItem(_Strict):
 class ConformityFile(_Strict):
     rule: Literal["simple", "guarded"]        # ILAC-G8:09/2019 4.2.1 (w = 0) or 4.2.2 (w = U)
     items: list[ConformityItem] = Field(min_length=1)
+
+
+class IntervalChecks(_Strict):
+    days: list[float] = Field(min_length=1)        # days after the calibration
+    deviations: list[float] = Field(min_length=1)  # check result − reference value
+    expanded_uncertainty: float = Field(ge=0)      # U (k = 2) of the latest check, for its decision
+
+    @model_validator(mode="after")
+    def _same_length(self):
+        if len(self.days) != len(self.deviations):
+            raise ValueError(f"days and deviations must have the same length ({len(self.days)} and "
+                             f"{len(self.deviations)} given)")
+        if any(not math.isfinite(v) for v in (*self.days, *self.deviations)):
+            raise ValueError("every day and deviation must be a finite number")
+        return self
+
+
+class IntervalFile(_Strict):
+    method: Literal["control-chart", "staircase"] = "control-chart"   # ILAC-G24:2022 method 2 or 1
+    tolerance: float = Field(gt=0)                  # ± the maximum permissible error
+    decision_rule: Literal["simple", "guarded"] = "simple"
+    calibrated_on: date
+    max_interval_days: int = Field(default=730, ge=1, le=3650)
+    calibration_expanded_uncertainty: float = Field(default=0.0, ge=0)   # U (k = 2) of the calibration
+    check_standard_uncertainty: float = Field(default=0.0, ge=0)         # u of the check standard
+    current_interval_days: int | None = Field(default=None, ge=1, le=3650)   # the staircase's
+    checks: IntervalChecks
+
+
+class StandardCheckFile(_Strict):
+    values: list[float] = Field(min_length=2)      # the days' results (working standard − check standard)
+    reference: float = 0.0                          # the reference value (the assignment at calibration)
+    reference_expanded_uncertainty: float = Field(ge=0)
+    reference_k: float = Field(default=2.0, gt=0)
+    criterion: float = Field(gt=0)                  # largest accepted |value − reference|
 
 
 class PrimaryStandard(_Strict):

@@ -97,11 +97,15 @@ def run_case(folder: Path) -> dict:
                 row.update(passed=False, error=error)
             else:
                 try:
-                    actual = float(lookup(result, expect["path"]))
-                    ok, rule = _compare(actual, expect)
+                    found = lookup(result, expect["path"])
+                    if isinstance(expect["value"], str):       # a date or a statement: the same words
+                        ok, rule, actual = str(found) == expect["value"], "the same text", str(found)
+                    else:
+                        actual = float(found)
+                        ok, rule = _compare(actual, expect)
                     row.update(actual=actual, passed=ok, rule=rule)
-                except (KeyError, IndexError, StopIteration, TypeError) as exc:
-                    row.update(passed=False, error=f"no such result path ({exc!r})")
+                except (KeyError, IndexError, StopIteration, TypeError, ValueError) as exc:
+                    row.update(passed=False, error=f"no such result path, or not a number there ({exc!r})")
             checks.append(row)
     return {"id": meta["id"], "title": meta.get("title", ""), "source": meta["source"],
             "read_in": meta.get("read_in", []), "confidence": meta.get("confidence", ""),

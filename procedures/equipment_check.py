@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from labd.calc.checks import (RULES, ControlChart, Decision, Drift, Recommendation, control_chart, decide, drift,
-                              next_calibration, staircase)
+from labd.calc.checks import (RULES, INTERVAL_METHODS, ControlChart, Decision, Drift, Recommendation, check_chart,
+                              decide, review_interval)
 from labd.drivers import Balance
 
 from .context import RecordedReading, RunContext
@@ -42,7 +42,7 @@ class Parameters:
     monthly_every_days: int = param(30, ge=1, le=366, description="days between checks after the daily ones")
     balance_uncertainty: float = param(0.0001, unit="g", gt=0.0, le=1000.0, description="U (k = 2) of the balance's calibration at the check load, from its certificate")
     decision_rule: str = param("simple", choices=RULES, description="ILAC-G8 rule of the verdict: simple acceptance, or guarded with w = U")
-    interval_method: str = param("control-chart", choices=("control-chart", "staircase"), description="ILAC-G24 method of the next calibration: from the checks' drift (method 2), or the staircase (method 1) from the current interval")
+    interval_method: str = param("control-chart", choices=INTERVAL_METHODS, description="ILAC-G24 method of the next calibration: from the checks' drift (method 2), or the staircase (method 1) from the current interval")
     current_interval_days: int = param(365, ge=1, le=3650, description="the balance's current calibration interval, for the staircase")
 
     @property
@@ -162,22 +162,10 @@ async def run(ctx: RunContext, p: Parameters) -> Outcome:
     u_weight = sum(u_piece[n] for n in pieces)
     u_check = math.hypot(u_weight, check["sd"] / math.sqrt(check["n"]))
     decision = decide(check["value"], 2 * u_check, p.tolerance, p.decision_rule)
-    sigma = math.hypot(u_weight, p.balance_uncertainty / 2)
-    chart = control_chart(values, centre=0.0, sigma=sigma) if len(values) >= 2 else None
+    chart = check_chart(values, u_weight, p.balance_uncertainty) if len(values) >= 2 else None
     calibrated = date.fromisoformat(p.calibrated_on)
     days = [(date.fromisoformat(c["date"]) - calibrated).days for c in checks]
-    d = rec = None
-    if not decision.passed:
-        rec = next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days, out_of_tolerance=True)
-    if len(values) >= 3 and len(set(days)) >= 3:
-        d, _ = drift(days, values)
-        if p.interval_method == "control-chart":
-            rec = rec or next_calibration(days, values, p.tolerance, calibrated, p.max_interval_days,
-                                          expanded_at_calibration=p.balance_uncertainty)
-    if p.interval_method == "staircase" and decision.passed:
-        interval = staircase(p.current_interval_days, True, max_days=p.max_interval_days)
-        rec = Recommendation(calibrated + timedelta(days=interval), interval,
-                             f"staircase (ILAC-G24 method 1): within tolerance, the interval of "
-                             f"{p.current_interval_days} days lengthened to {interval} days")
+    rec, d = review_interval(p.interval_method, days, values, p.tolerance, calibrated, p.max_interval_days,
+                             decision.passed, p.balance_uncertainty, p.current_interval_days)
     gap = 1 if len(checks) < p.daily_checks else p.monthly_every_days
     return Outcome(p, check, checks, chart, d, rec, (today + timedelta(days=gap)).isoformat(), decision)

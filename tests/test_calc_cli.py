@@ -173,3 +173,67 @@ def test_weighing_gives_u_of_w_over_the_range_and_names_a_bad_point(tmp_path):
     res = CliRunner().invoke(main, ["calc", "weighing", write(tmp_path, "b.toml", text.replace("u = 0.0001",
                                                                                              "u = 0"))])
     assert res.exit_code == 1 and "Traceback" not in res.output and "b.toml" in res.output and "u" in res.output
+
+
+INTERVAL = """
+method = "control-chart"
+tolerance = 0.5
+calibrated_on = 2026-01-05
+calibration_expanded_uncertainty = 0.1
+check_standard_uncertainty = 0.02
+[checks]
+days = [0, 30, 60, 90, 120, 150]
+deviations = [0.02, 0.05, 0.07, 0.11, 0.12, 0.16]
+expanded_uncertainty = 0.06
+"""
+
+
+def test_interval_json_is_the_equipment_checks_review_and_bad_files_get_one_line(tmp_path):
+    """`labd calc interval` runs calc.checks.review_interval, the code the equipment check runs: the drifting
+    checks give a date before the maximum interval, the staircase lengthens the interval, a failed latest
+    check asks for calibration now; each bad file is named with its key and reason."""
+    d = json.loads(labd("calc", "interval", write(tmp_path, "i.toml", INTERVAL), "--json").output)
+    assert set(d) == {"method", "decision", "control_chart", "drift_per_day", "recommendation"}
+    assert d["drift_per_day"]["significant"] and d["recommendation"]["interval_days"] == 363
+    assert d["control_chart"]["centre"] == 0.0 and not d["control_chart"]["in_control"]
+    stair = json.loads(labd("calc", "interval", write(tmp_path, "s.toml", INTERVAL.replace(
+        '"control-chart"', '"staircase"\ncurrent_interval_days = 200')), "--json").output)
+    assert stair["recommendation"]["interval_days"] == 250
+    failed = json.loads(labd("calc", "interval", write(tmp_path, "f.toml", INTERVAL.replace("0.12, 0.16]", "0.12, 0.56]")),
+                             "--json").output)
+    assert not failed["decision"]["passed"]
+    assert failed["recommendation"] == {"next_calibration": "2026-06-04", "interval_days": 150,
+                                        "reason": "out of tolerance: adjust or recalibrate now"}
+    for name, text, words in [
+        ("len.toml", INTERVAL.replace("days = [0, 30,", "days = [30,"), "same length"),
+        ("stair.toml", INTERVAL.replace('"control-chart"', '"staircase"'), "current_interval_days"),
+        ("method.toml", INTERVAL.replace('"control-chart"', '"calendar"'), "method"),
+        ("date.toml", INTERVAL.replace("2026-01-05", '"last spring"'), "calibrated_on"),
+        ("tol.toml", INTERVAL.replace("tolerance = 0.5", "tolerance = -0.5"), "tolerance"),
+    ]:
+        res = CliRunner().invoke(main, ["calc", "interval", write(tmp_path, name, text)])
+        assert res.exit_code == 1, name
+        assert "Traceback" not in res.output and name in res.output and words in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_standard_check_takes_k_from_t_of_nu_eff_and_refuses_one_day(tmp_path):
+    text = ("values = [0.012, -0.006, 0.009, 0.001, 0.015, -0.004, 0.007, 0.003, -0.002, 0.010]\n"
+            "reference_expanded_uncertainty = 0.004\ncriterion = 0.020\n")
+    d = json.loads(labd("calc", "standard-check", write(tmp_path, "w.toml", text), "--json").output)
+    assert d["k"] == pytest.approx(2.09333, abs=1e-5) and d["dof"] == pytest.approx(28.46, abs=0.01)
+    assert d["passed"] and d["en"] == pytest.approx(0.0045 / d["expanded_uncertainty"])
+    res = CliRunner().invoke(main, ["calc", "standard-check",
+                                    write(tmp_path, "one.toml", text.replace("[0.012, -0.006,", "[0.012] #"))])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "one.toml: values" in res.output
+
+
+def test_validate_compares_a_text_result_word_for_word(tmp_path):
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES_DIR / "ilac-g24-interval-methods", cases / "g24")
+    case = cases / "g24" / "case.toml"
+    case.write_text(case.read_text().replace('value = "2027-01-03"', 'value = "2027-01-04"'))
+    report = run_cases(cases)
+    wrong = [k for c in report["cases"] for k in c["checks"] if not k["passed"]]
+    assert [k["path"] for k in wrong] == ["recommendation.next_calibration"]
+    assert wrong[0]["actual"] == "2027-01-03"

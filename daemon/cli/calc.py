@@ -240,6 +240,55 @@ def conformity(file, as_json) -> None:
     _emit(_compute("conformity", file), as_json, _render_conformity)
 
 
+def _render_interval(d: dict) -> None:
+    dec = d["decision"]
+    verdict = "[green]passed[/]" if dec["passed"] else "[red]failed[/]"
+    console.print(f"latest check: deviation {_g(dec['deviation'])}, U {_g(dec['expanded_uncertainty'])}, "
+                  f"tolerance ±{_g(dec['tolerance'])}: {verdict} under {dec['statement']}")
+    chart = d["control_chart"]
+    if chart is not None:
+        state = "in control" if chart["in_control"] else "[red]out of control[/]: " + "; ".join(
+            f"{v['rule']} at check {v['index'] + 1}" for v in chart["violations"])
+        console.print(f"control chart about the reference value: σ = {_g(chart['sigma'], 4)}, action limits "
+                      f"±{_g(chart['action'][1], 4)}: {state}")
+    dr = d["drift_per_day"]
+    if dr is not None:
+        console.print(f"drift {_g(dr['slope'], 4)} ± {_g(dr['standard_uncertainty'], 3)} per day "
+                      f"({'significant' if dr['significant'] else 'not significant'} at 95 %, ν = {dr['dof']})")
+    rec = d["recommendation"]
+    if rec is None:
+        console.print("next calibration: no recommendation yet (the control chart method needs checks on three days)")
+    else:
+        console.print(f"[bold]next calibration: {rec['next_calibration']} ({rec['interval_days']} days after "
+                      f"calibration, {d['method']})[/bold]: {rec['reason']}")
+
+
+@calc.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def interval(file, as_json) -> None:
+    """The next calibration from intermediate checks (ILAC-G24 control chart or staircase), with the latest
+    check's decision, the control chart and the drift (FILE, TOML)."""
+    _emit(_compute("interval", file), as_json, _render_interval)
+
+
+def _render_standard_check(d: dict) -> None:
+    verdict = "[green]passed[/]" if d["passed"] else "[red]failed[/]"
+    console.print(f"{d['n']} days: mean {_g(d['mean'])}, s {_g(d['sd'], 4)}, largest |d − ref| "
+                  f"{_g(d['max_deviation'], 4)} (criterion {_g(d['criterion'])})")
+    console.print(f"u = {_g(d['standard_uncertainty'], 4)}   ν_eff = {_g(d['dof'], 4)}   k = {d['k']:.3f}   "
+                  f"U = {_g(d['expanded_uncertainty'], 4)}   E_n = {_g(d['en'], 3)}: {verdict}")
+
+
+@calc.command("standard-check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def standard_check(file, as_json) -> None:
+    """Intermediate check of a working standard over days against its check standard: E_n with k = t(ν_eff)
+    (FILE, TOML)."""
+    _emit(_compute("standard-check", file), as_json, _render_standard_check)
+
+
 @calc.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
