@@ -99,11 +99,12 @@ def run_case(folder: Path) -> dict:
                 try:
                     found = lookup(result, expect["path"])
                     if isinstance(expect["value"], str):       # a date or a statement: the same words
-                        ok, rule, actual = str(found) == expect["value"], "the same text", str(found)
+                        ok, rule = str(found) == expect["value"], "the same text"
+                        row.update(actual=str(found), passed=ok, rule=rule)
                     else:
-                        actual = float(found)
-                        ok, rule = _compare(actual, expect)
-                    row.update(actual=actual, passed=ok, rule=rule)
+                        number = float(found)
+                        ok, rule = _compare(number, expect)
+                        row.update(actual=number, passed=ok, rule=rule)
                 except (KeyError, IndexError, StopIteration, TypeError, ValueError) as exc:
                     row.update(passed=False, error=f"no such result path, or not a number there ({exc!r})")
             checks.append(row)
