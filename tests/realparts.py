@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -178,11 +179,29 @@ class PostgreSQL(Server):
                 return
             time.sleep(0.05)
 
+    def _postmaster(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
-        """A fast shutdown (SIGINT): open connections are cut, as a network outage would."""
+        """A fast shutdown (SIGINT): open connections are cut, as a network outage would. It waits for the
+        postmaster itself to exit: `su` may go first, and a restart while the old postmaster still holds
+        postmaster.pid fails ("lock file already exists")."""
         if self.proc is not None:
-            subprocess.run(["pkill", "-INT", "-P", str(self.proc.pid)], capture_output=True)
-            self.proc.send_signal(2)
+            pid = self._postmaster()
+            if pid is None:
+                subprocess.run(["pkill", "-INT", "-P", str(self.proc.pid)], capture_output=True)
+            else:
+                deadline = time.monotonic() + 30
+                try:
+                    os.kill(pid, signal.SIGINT)
+                    while time.monotonic() < deadline:
+                        os.kill(pid, 0)
+                        time.sleep(0.02)
+                except ProcessLookupError:
+                    pass
         super().stop()
 
     def createdb(self, name: str) -> str:
