@@ -298,9 +298,17 @@ def review_interval(method: str, days: Sequence[float], deviations: Sequence[flo
         if current_interval_days is None:
             raise ValueError("the staircase needs the current interval (current_interval_days)")
         interval = staircase(current_interval_days, True, max_days=max_interval_days)
-        rec = Recommendation(calibrated_on + timedelta(days=interval), interval,
-                             f"staircase (ILAC-G24 method 1): within tolerance, the interval of "
-                             f"{current_interval_days} days lengthened to {interval} days")
+        reason = (f"staircase (ILAC-G24 method 1): within tolerance, the interval of {current_interval_days} "
+                  f"days lengthened to {interval} days")
+        # The staircase sees only pass or fail. When the checks' own drift reaches the tolerance sooner, say so:
+        # the lab keeps its method, but nobody should learn it from the next failed check.
+        if d is not None and d.significant:
+            drifting = next_calibration(days, deviations, tolerance, calibrated_on, max_interval_days,
+                                        expanded_at_calibration=expanded_at_calibration)
+            if drifting.interval_days < interval:
+                reason += (f"; but the checks' drift reaches the tolerance after {drifting.interval_days} days "
+                           f"({drifting.next_calibration.isoformat()}, method 2)")
+        rec = Recommendation(calibrated_on + timedelta(days=interval), interval, reason)
     return rec, d
 
 

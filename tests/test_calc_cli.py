@@ -198,7 +198,12 @@ def test_interval_json_is_the_equipment_checks_review_and_bad_files_get_one_line
     assert d["control_chart"]["centre"] == 0.0 and not d["control_chart"]["in_control"]
     stair = json.loads(labd("calc", "interval", write(tmp_path, "s.toml", INTERVAL.replace(
         '"control-chart"', '"staircase"\ncurrent_interval_days = 200')), "--json").output)
-    assert stair["recommendation"]["interval_days"] == 250
+    assert stair["recommendation"]["interval_days"] == 250 and "drift" not in stair["recommendation"]["reason"]
+    longer = json.loads(labd("calc", "interval", write(tmp_path, "l.toml", INTERVAL.replace(
+        '"control-chart"', '"staircase"\ncurrent_interval_days = 365')), "--json").output)
+    # The staircase keeps its 456 days but names the sooner date the checks' drift gives (method 2: 363 days).
+    assert longer["recommendation"]["interval_days"] == 456
+    assert "drift reaches the tolerance after 363 days" in longer["recommendation"]["reason"]
     failed = json.loads(labd("calc", "interval", write(tmp_path, "f.toml", INTERVAL.replace("0.12, 0.16]", "0.12, 0.56]")),
                              "--json").output)
     assert not failed["decision"]["passed"]
