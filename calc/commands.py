@@ -2,8 +2,10 @@
 `labd validate` checks them, so the validation runs exactly the code paths the CLI runs."""
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -351,4 +353,44 @@ def standard_check(path: Path | str) -> dict:
             "en": _num(st.en), "criterion": spec.criterion, "passed": st.passed}
 
 
-COMMANDS = {"interval": interval, "standard-check": standard_check, "weighing": weighing, "conformity": conformity, "air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration, "cvd": cvd}
+def _finite(data: object) -> bool:
+    """No NaN or infinity anywhere in a result (an infinite ν is written None before this): they come only from
+    inputs whose magnitudes floating point cannot carry."""
+    if isinstance(data, float):
+        return math.isfinite(data)
+    if isinstance(data, dict):
+        return all(_finite(v) for v in data.values())
+    if isinstance(data, (list, tuple)):
+        return all(_finite(v) for v in data)
+    return True
+
+
+def _guarded(command: Callable[..., dict]) -> Callable[..., dict]:
+    """Every command: a file whose numbers pass the schema but cannot be computed with (a square of 1e200, a
+    division by a zero the schema cannot see) is refused in one line naming the file, as a bad key is, never a
+    traceback, and never a result with NaN in it."""
+    @functools.wraps(command)
+    def run(path: Path | str, **kwargs) -> dict:
+        try:
+            with np.errstate(all="ignore"):       # an overflow is reported below, once, not as a warning too
+                result = command(path, **kwargs)
+        except CalcFileError:
+            raise
+        except OverflowError:
+            raise CalcFileError(path, "", "cannot be computed: a number is too large for floating point (its "
+                                          "square or product overflows); check the magnitudes and units") from None
+        except ZeroDivisionError:
+            raise CalcFileError(path, "", "cannot be computed: a value that must not be zero is zero") from None
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+            raise CalcFileError(path, "", f"cannot be computed: {exc}") from None
+        if not _finite(result):
+            raise CalcFileError(path, "", "cannot be computed: the result overflows or is not a number; check "
+                                          "the magnitudes and units of the inputs")
+        return result
+    return run
+
+
+COMMANDS = {name: _guarded(command) for name, command in {
+    "interval": interval, "standard-check": standard_check, "weighing": weighing, "conformity": conformity,
+    "air": air, "budget": budget, "fit": fit, "stats": stats, "scores": scores, "titration": titration,
+    "cvd": cvd}.items()}

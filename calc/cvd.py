@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NAMES = ("R0", "A", "B", "C")
+T_MIN, T_MAX = -200.0, 850.0                  # °C: the range IEC 60751 gives the equation for
 _SCALE = np.array([1.0, 1e2, 1e4, 1e8])      # a_j = R0 · coefficient_j · scale_j
 
 
@@ -116,6 +117,10 @@ def fit(t: Sequence[float], resistance: Sequence[float], u_resistance: float | S
         raise ValueError(f"t and R must be lists of the same length ({ts.size} and {rs.size} given)")
     if not (np.all(np.isfinite(ts)) and np.all(np.isfinite(rs)) and np.all(rs > 0)):
         raise ValueError("every t must be finite and every R finite and positive")
+    outside = ts[(ts < T_MIN) | (ts > T_MAX)]
+    if outside.size:
+        raise ValueError(f"{outside[0]:g} °C is outside the Callendar–Van Dusen equation's range, "
+                         f"{T_MIN:g} °C to {T_MAX:g} °C (IEC 60751)")
     below = bool(np.any(ts < 0))
     with_c = below if with_c is None else with_c
     if with_c and not below:

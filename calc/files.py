@@ -17,7 +17,9 @@ class CalcFileError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # nan and inf are valid TOML floats, but no measured value, uncertainty or tolerance is one (an infinite ν
+    # is written "inf", a string): refusing them here keeps them out of every calculation.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Dof = float | Literal["inf"]
@@ -41,6 +43,11 @@ class InputSection(_Strict):
     distribution: Literal["normal", "t", "rectangular", "triangular", "arcsine"] | None = None
     unit: str = ""
     description: str = ""
+
+    @field_validator("dof", mode="before")
+    @classmethod
+    def _unquoted_inf(cls, v):
+        return "inf" if isinstance(v, float) and v == math.inf else v     # TOML's inf is "inf" too
 
     @field_validator("dof")
     @classmethod
@@ -296,7 +303,7 @@ class Titrant(_Strict):
     calibration_half_width: float = Field(default=0.0, ge=0)
     temperature_uncertainty: float = Field(default=0.0, ge=0)
     repeatability: float | None = Field(default=None, ge=0)
-    repeatability_dof: float | None = Field(default=None, gt=0)     # with a given repeatability; else n − 1 or ∞
+    repeatability_dof: float | None = Field(default=None, gt=0, allow_inf_nan=True)   # given s; else n − 1 or ∞
 
     @model_validator(mode="after")
     def _volume(self):
@@ -314,8 +321,14 @@ class TitrationFile(_Strict):
     options: Options = Options()
 
 
+_UNION_MEMBER = ("float", "int", "str", "bool", "list[float]", "none")
+
+
 def _where(err: dict) -> str:
-    return ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    """The key at fault as the file names it: pydantic's location without its validator and union-member tags
+    (`inputs.b.dof`, not `inputs.b.dof.float`)."""
+    return ".".join(str(p) for p in err["loc"] if not (str(p).startswith(("function-after", "literal["))
+                                                       or str(p) in _UNION_MEMBER))
 
 
 def load(path: Path | str, schema: type[BaseModel]) -> Any:

@@ -242,3 +242,32 @@ def test_validate_compares_a_text_result_word_for_word(tmp_path):
     wrong = [k for c in report["cases"] for k in c["checks"] if not k["passed"]]
     assert [k["path"] for k in wrong] == ["recommendation.next_calibration"]
     assert wrong[0]["actual"] == "2027-01-03"
+
+
+@pytest.mark.parametrize("name, text, words", [
+    # nan and inf are valid TOML floats: refused at the key, before any calculation sees them
+    ("nan.toml", "d = 0.0001\ns = 0.00005\neccentricity = 0.0002\neccentricity_load = 100.0\n"
+                 "loads = [ { indication = 100.0, error = nan, u = 0.0001 } ]\n", "nan.toml: loads.0.error: "),
+    ("inf.toml", "values = [0.01, inf]\nreference_expanded_uncertainty = 0.004\ncriterion = 0.02\n",
+     "inf.toml: values.1: "),
+    # numbers the schema allows but floating point cannot square: one line, not an OverflowError traceback
+    ("huge.toml", "d = 0.0001\ns = 1e308\neccentricity = 0.0002\neccentricity_load = 100.0\n"
+                  "loads = [ { indication = 100.0, error = 0.0002, u = 0.0001 } ]\n", "too large for floating point"),
+    ("far.toml", "[data]\nt = [0.0, 100.0, 200.0, 1e308]\nR = [100.0, 138.5, 175.8, 200.0]\n",
+     "outside the Callendar–Van Dusen equation's range"),
+])
+def test_numbers_no_calculation_can_carry_are_refused_in_one_line(tmp_path, name, text, words):
+    command = {"nan.toml": "weighing", "inf.toml": "standard-check", "huge.toml": "weighing", "far.toml": "cvd"}[name]
+    res = CliRunner().invoke(main, ["calc", command, write(tmp_path, name, text)])
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output and words in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_an_infinite_dof_may_be_written_as_tomls_inf_but_not_nan(tmp_path):
+    text = ('[model]\nexpression = "y = a + b"\n[inputs.a]\nvalue = 1.0\nuncertainty = 0.1\ndof = inf\n'
+            '[inputs.b]\nvalue = 2.0\nuncertainty = 0.1\ndof = "inf"\n')
+    d = json.loads(labd("calc", "budget", write(tmp_path, "inf.toml", text), "--json").output)
+    assert d["dof"] is None and d["k"] == pytest.approx(2.0, abs=1e-5)
+    res = CliRunner().invoke(main, ["calc", "budget", write(tmp_path, "nan.toml", text.replace('"inf"', "nan"))])
+    assert res.exit_code == 1 and "nan.toml: inputs.b.dof: " in res.output and "finite" in res.output
