@@ -262,8 +262,8 @@ class IntervalChecks(_Strict):
         if len(self.days) != len(self.deviations):
             raise ValueError(f"days and deviations must have the same length ({len(self.days)} and "
                              f"{len(self.deviations)} given)")
-        if any(not math.isfinite(v) for v in (*self.days, *self.deviations)):
-            raise ValueError("every day and deviation must be a finite number")
+        if any(d < 0 for d in self.days):
+            raise ValueError("days are counted from the calibration: none may be negative")
         return self
 
 

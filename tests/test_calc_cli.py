@@ -215,6 +215,7 @@ def test_interval_json_is_the_equipment_checks_review_and_bad_files_get_one_line
         ("method.toml", INTERVAL.replace('"control-chart"', '"calendar"'), "method"),
         ("date.toml", INTERVAL.replace("2026-01-05", '"last spring"'), "calibrated_on"),
         ("tol.toml", INTERVAL.replace("tolerance = 0.5", "tolerance = -0.5"), "tolerance"),
+        ("before.toml", INTERVAL.replace("days = [0, 30,", "days = [-3, 30,"), "none may be negative"),
     ]:
         res = CliRunner().invoke(main, ["calc", "interval", write(tmp_path, name, text)])
         assert res.exit_code == 1, name
