@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 
 from labd.calc.comparison import ComparisonPoint, ComparisonResult, evaluate
+from labd.calc.cvd import T_MAX, T_MIN
 from labd.drivers import Reading, TemperatureSource, ThermometerReadout
 
 from .context import RecordedReading, RunContext
@@ -70,6 +71,11 @@ class Parameters(ItemParameters):
             raise ValueError("repetitions must be at least 2 (Type A evaluation)")
         if self.interval <= 0:
             raise ValueError("interval must be positive")
+        if self.uut_reads == "resistance":
+            outside = [sp for sp in self.set_points if not T_MIN <= sp <= T_MAX]
+            if outside:                  # refused before heating, not after hours of readings at the fit
+                raise ValueError(f"set point {outside[0]:g} °C is outside the Callendar–Van Dusen equation's "
+                                 f"range, {T_MIN:g} °C to {T_MAX:g} °C (IEC 60751)")
         for iid, kind in ((self.source, TemperatureSource), (self.readout, ThermometerReadout)):
             if iid not in ctx.instruments:
                 raise ValueError(f"instrument {iid!r} is not configured")

@@ -209,6 +209,11 @@ async def test_the_declared_immersion_is_kept_without_a_test_and_refused_with_re
             await run_procedure("thermometer-calibration", {**params, "set_points": "0,50,100",
                                                             "uut_reads": "resistance", "immersion_withdrawal": "20"},
                                 lab=lab, instruments=instruments, standards=standards, config=config)
+        # Callendar–Van Dusen holds to 850 °C: a set point beyond is refused before the source heats.
+        with pytest.raises(RunRefused, match="900 °C is outside the Callendar–Van Dusen equation's range"):
+            await run_procedure("thermometer-calibration", {**params, "set_points": "0,100,900",
+                                                            "uut_reads": "resistance"},
+                                lab=lab, instruments=instruments, standards=standards, config=config)
     for point in outcome.to_json():
         (c,) = [c for c in point["budget"] if c["name"] == "immersion"]
         assert "declared" in c["source"] and c["standard_uncertainty"] == pytest.approx(0.005 / 3 ** 0.5)
