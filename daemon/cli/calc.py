@@ -134,10 +134,11 @@ def _render_cvd(d: dict) -> None:
     console.print(f"{what} = {_g(d['residual_sd'], 4)}{'' if d['weighted'] else ' Ω'}   ν = {d['dof']}")
     if d["interpolations"]:
         p = Table(title="Temperatures from resistances", title_justify="left")
-        for col in ("R (Ω)", "t (°C)", "u (°C)"):
+        for col in ("R (Ω)", "t (°C)", "u (°C)", ""):
             p.add_column(col, justify="right")
         for row in d["interpolations"]:
-            p.add_row(_g(row["R"], 8), _g(row["t"], 8), _g(row["standard_uncertainty"], 3))
+            p.add_row(_g(row["R"], 8), _g(row["t"], 8), _g(row["standard_uncertainty"], 3),
+                      "[yellow]extrapolated beyond the calibration points[/]" if row["extrapolated"] else "")
         console.print(p)
 
 
