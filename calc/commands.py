@@ -14,7 +14,7 @@ import numpy as np
 from . import montecarlo
 from .expression import ExpressionError, parse
 from .air import air_density, air_density_uncertainty
-from .cvd import T_MAX, T_MIN, fit as cvd_fit
+from .cvd import PLAUSIBLE, T_MAX, T_MIN, fit as cvd_fit
 from .balance import fit_weighing
 from .checks import check_chart, decide, review_interval, rule_statement, warm_up, working_standard_stability
 from .files import (AirFile, BudgetFile, CalcFileError, ConformityFile, CvdFile, FitFile, IntervalFile, ScoresFile,
@@ -248,9 +248,9 @@ def cvd(path: Path | str) -> dict:
             t, ut = f.temperature(r, spec.interpolate.u_R)
         except (ValueError, ZeroDivisionError, FloatingPointError) as exc:
             raise CalcFileError(path, "interpolate.R", f"{r:g} Ω: {exc}") from None
-        if not T_MIN <= t <= T_MAX:
-            raise CalcFileError(path, "interpolate.R", f"{r:g} Ω gives {t:.6g} °C, outside the Callendar–Van Dusen "
-                                                       f"equation's range, {T_MIN:g} °C to {T_MAX:g} °C")
+        if not PLAUSIBLE[0] <= t <= PLAUSIBLE[1]:
+            raise CalcFileError(path, "interpolate.R", f"{r:g} Ω gives {t:.6g} °C, far outside the Callendar–Van "
+                                                       f"Dusen equation's range, {T_MIN:g} °C to {T_MAX:g} °C")
         # Outside the calibrated points the coefficients extrapolate: the uncertainty grows fast and nothing
         # measured supports the value, so the result says so (a certificate gives its range of validity).
         extrapolated = not min(d.t) <= t <= max(d.t)

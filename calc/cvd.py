@@ -29,6 +29,9 @@ import numpy as np
 
 NAMES = ("R0", "A", "B", "C")
 T_MIN, T_MAX = -200.0, 850.0                  # °C: the range IEC 60751 gives the equation for
+# A measured point may lie a little beyond the equation's range (a reference reading 850.02 °C at an 850 °C set
+# point); none lies below absolute zero or above 1000 °C, where a number is a typing or unit error.
+PLAUSIBLE = (-273.15, 1000.0)
 _SCALE = np.array([1.0, 1e2, 1e4, 1e8])      # a_j = R0 · coefficient_j · scale_j
 
 
@@ -117,10 +120,10 @@ def fit(t: Sequence[float], resistance: Sequence[float], u_resistance: float | S
         raise ValueError(f"t and R must be lists of the same length ({ts.size} and {rs.size} given)")
     if not (np.all(np.isfinite(ts)) and np.all(np.isfinite(rs)) and np.all(rs > 0)):
         raise ValueError("every t must be finite and every R finite and positive")
-    outside = ts[(ts < T_MIN) | (ts > T_MAX)]
+    outside = ts[(ts < PLAUSIBLE[0]) | (ts > PLAUSIBLE[1])]
     if outside.size:
-        raise ValueError(f"{outside[0]:g} °C is outside the Callendar–Van Dusen equation's range, "
-                         f"{T_MIN:g} °C to {T_MAX:g} °C (IEC 60751)")
+        raise ValueError(f"{outside[0]:g} °C is no temperature a platinum resistance thermometer is calibrated at "
+                         f"(the equation is defined from {T_MIN:g} °C to {T_MAX:g} °C, IEC 60751)")
     below = bool(np.any(ts < 0))
     with_c = below if with_c is None else with_c
     if with_c and not below:

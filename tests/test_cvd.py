@@ -106,15 +106,15 @@ def test_labd_calc_cvd_gives_the_documented_json(tmp_path):
     (row,) = data["interpolations"]
     assert row["t"] == pytest.approx(50.0, abs=0.01) and row["standard_uncertainty"] > 0.002
     assert row["extrapolated"] is False
-    # Beyond the points (300 °C) the value is flagged; beyond the equation's range (850 °C) it is refused.
+    # Beyond the points (300 °C) the value is flagged; far beyond the equation's range (850 °C) it is refused.
     spec.write_text(spec.read_text().replace("R = [119.397]", "R = [280.98]"))
     far = json.loads(subprocess.run([sys.executable, "-m", "labd", "calc", "cvd", str(spec), "--json"], cwd=REPO,
                                     capture_output=True, text=True).stdout)
     assert far["interpolations"][0]["t"] == pytest.approx(500.0, abs=0.5) and far["interpolations"][0]["extrapolated"]
-    spec.write_text(spec.read_text().replace("R = [280.98]", "R = [400.0]"))
+    spec.write_text(spec.read_text().replace("R = [280.98]", "R = [900.0]"))
     beyond = subprocess.run([sys.executable, "-m", "labd", "calc", "cvd", str(spec)], cwd=REPO, capture_output=True,
                             text=True)
-    assert beyond.returncode == 1 and "interpolate.R: 400 Ω gives" in beyond.stderr and "outside" in beyond.stderr
+    assert beyond.returncode == 1 and "interpolate.R: 900 Ω gives" in beyond.stderr and "outside" in beyond.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[data]\nt = [0, 100]\nR = [100]\n")
     refused = subprocess.run([sys.executable, "-m", "labd", "calc", "cvd", str(bad)], cwd=REPO,
