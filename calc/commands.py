@@ -147,7 +147,10 @@ def fit(path: Path | str) -> dict:
 
 
 def read_values(path: Path) -> list[float]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CalcFileError(path, "", f"not a text file in UTF-8 (byte {exc.start})") from None
     if path.suffix == ".toml":
         try:
             data = tomllib.loads(text)

@@ -337,6 +337,8 @@ def load(path: Path | str, schema: type[BaseModel]) -> Any:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CalcFileError(path, "", "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise CalcFileError(path, "", f"not a text file in UTF-8 (byte {exc.start}): TOML is UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise CalcFileError(path, "", f"not valid TOML: {exc}") from None
     return validate(path, data, schema)

@@ -68,7 +68,9 @@ def _entry_file(path: str, register: str, item: str) -> dict[str, Any]:
     """An entry from a TOML file: either the entry's keys, or a file laid out like the register's own
     (`[standards.<id>]`)."""
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not a text file in UTF-8 (byte {exc.start})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise click.ClickException(f"{path}: {exc}") from None
     table = data.get(register)

@@ -99,6 +99,8 @@ def _answers(path: str | None) -> dict[str, str]:
     try:
         with open(path, "rb") as fh:
             return {k: str(v) for k, v in tomllib.load(fh).items()}
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"answers file {path}: not a text file in UTF-8 (byte {exc.start})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise click.ClickException(f"answers file {path}: {exc}") from None
 

@@ -53,6 +53,8 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not a text file in UTF-8 (byte {exc.start}): TOML is UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(path, "", f"cannot be read: {exc.strerror or exc}") from None
 
