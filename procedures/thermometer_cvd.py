@@ -45,7 +45,13 @@ class ResistanceOutcome:
         coefficients, cov = self.cvd.coefficients(), self.cvd.covariance()
         u = np.sqrt(np.diag(cov))
         callendar, callendar_cov = self.cvd.callendar()
+        # The coefficients hold over the calibrated range only; within it, a temperature computed from them
+        # carries their own uncertainty (correlated: through the covariance), largest between the points.
+        low, high = min(r.reference_mean for r in self.results), max(r.reference_mean for r in self.results)
+        grid = np.linspace(low, high, 101)
+        u_interp = max(self.cvd.temperature(self.cvd.resistance(float(t)))[1] for t in grid)
         return {"points": points, "cvd": {
+            "range": {"low": low, "high": high}, "interpolation_standard_uncertainty": u_interp,
             "coefficients": coefficients, "fitted_c": self.cvd.fitted_c,
             "standard_uncertainties": {k: float(v) for k, v in zip(coefficients, u)},
             "callendar": callendar,

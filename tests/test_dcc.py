@@ -93,6 +93,11 @@ async def test_a_thermometer_read_in_resistance_gets_its_cvd_coefficients_on_the
     assert "Callendar&#39;s form" in html or "Callendar's form" in html
     assert re.search(r"α = 0\.0038[45]\d* °C⁻¹", html) and re.search(r"δ = 1\.[45]\d*", html)
     assert "β =" not in html                                                   # no β without C
+    # Where the coefficients hold, and what they alone contribute to a temperature computed with them.
+    low, high = data["cvd"]["range"]["low"], data["cvd"]["range"]["high"]
+    assert low == pytest.approx(0.0, abs=0.5) and high == pytest.approx(100.0, abs=0.5)
+    assert 0 < data["cvd"]["interpolation_standard_uncertainty"] < 0.05
+    assert f"valid over the calibrated range, {low:.2f} °C to {high:.2f} °C" in html
     # A channel left in °C when resistance is asked for is refused with one line.
     async with simulated(speed=400) as (config, instruments, lab, standards):
         with pytest.raises(RunFailed, match="reads in °C, but uut_reads is resistance"):

@@ -162,6 +162,9 @@ def _cvd_text(cvd: dict[str, Any], w: dict[str, str]) -> str:
     units = {"R0": "Ω", "A": "°C⁻¹", "B": "°C⁻²", "C": "°C⁻⁴"}
     values = "; ".join(f"{n} = {c[n]:.7g} {units[n]} (u = {u[n]:.2g} {units[n]})" for n in names)
     text = w["cvd"].format(values=values, residual=f"{cvd['residual_sd']:.2g}")
+    if "range" in cvd:      # records made before it was given have no range
+        text += " " + w["cvd_range"].format(low=f"{cvd['range']['low']:.2f}", high=f"{cvd['range']['high']:.2f}",
+                                            U=f"{2 * cvd['interpolation_standard_uncertainty']:.2g}")
     if "callendar" in cvd:   # records made before it was given have only A, B, C
         k, uk = cvd["callendar"], cvd["callendar_standard_uncertainties"]
         forms = ("alpha", "delta", "beta") if cvd["fitted_c"] else ("alpha", "delta")

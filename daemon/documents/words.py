@@ -20,6 +20,11 @@ TEXT: dict[str, dict[str, str]] = {
         "cvd": "Callendar–Van Dusen coefficients fitted to these points (IEC 60751: R(t) = R0 (1 + A t + B t²), "
                "with + C (t − 100 °C) t³ below 0 °C): {values}; Birge ratio of the fit {residual}.",
         "callendar": "The same in Callendar's form, as some readouts take them: {values}.",
+        "cvd_range": "The coefficients are valid over the calibrated range, {low} °C to {high} °C; outside it they "
+                     "extrapolate, and this certificate does not cover the values they give. Within it, a "
+                     "temperature calculated with them from a resistance has, from the coefficients alone, an "
+                     "expanded uncertainty of at most {U} °C (k = 2), to be combined with that of the resistance "
+                     "measurement.",
         "annex_budget": "Annex: uncertainty budgets", "component": "Component", "source": "Source",
         "distribution": "Distribution",
         "combined": "Combined standard uncertainty u = {u} {unit}; effective degrees of freedom ν = {dof}; k = {k}.",
@@ -127,6 +132,11 @@ TEXT: dict[str, dict[str, str]] = {
         "cvd": "Koefisien Callendar–Van Dusen hasil pencocokan titik-titik ini (IEC 60751: R(t) = R0 (1 + A t + "
                "B t²), ditambah C (t − 100 °C) t³ di bawah 0 °C): {values}; rasio Birge pencocokan {residual}.",
         "callendar": "Koefisien yang sama dalam bentuk Callendar, sebagaimana dimasukkan ke beberapa penunjuk: {values}.",
+        "cvd_range": "Koefisien berlaku pada rentang yang dikalibrasi, {low} °C sampai {high} °C; di luar rentang itu "
+                     "koefisien berekstrapolasi, dan nilai yang dihasilkannya tidak dicakup sertifikat ini. Di dalam "
+                     "rentang itu, suhu yang dihitung dengan koefisien ini dari suatu resistansi memiliki, dari "
+                     "koefisien saja, ketidakpastian diperluas paling besar {U} °C (k = 2), untuk digabungkan "
+                     "dengan ketidakpastian pengukuran resistansinya.",
         "annex_budget": "Lampiran: anggaran ketidakpastian", "component": "Komponen", "source": "Sumber",
         "distribution": "Distribusi",
         "combined": "Ketidakpastian baku gabungan u = {u} {unit}; derajat kebebasan efektif ν = {dof}; k = {k}.",
