@@ -47,6 +47,10 @@ class ControlChart:
     def in_control(self) -> bool:
         return not self.violations
 
+    def to_json(self) -> dict:
+        return {"centre": self.centre, "sigma": self.sigma, "warning": self.warning, "action": self.action,
+                "violations": [{"rule": v.rule, "index": v.index} for v in self.violations]}
+
 
 def control_chart(values: Sequence[float], centre: float | None = None, sigma: float | None = None) -> ControlChart:
     x = np.asarray(values, float)
@@ -91,6 +95,9 @@ class Drift:
 
     def predict(self, t: float) -> float:
         return self.intercept + self.slope * t
+
+    def to_json(self) -> dict:
+        return {"slope": self.slope, "standard_uncertainty": self.slope_uncertainty, "significant": self.significant}
 
 
 def drift(times: Sequence[float], values: Sequence[float], autocorrelated: bool = False
@@ -160,6 +167,12 @@ class Decision:
     def statement(self) -> str:
         return rule_statement(self.rule, self.acceptance_limit)
 
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "statement": self.statement, "deviation": self.deviation,
+                "expanded_uncertainty": self.expanded_uncertainty, "tolerance": self.tolerance,
+                "acceptance_limit": self.acceptance_limit, "passed": self.passed,
+                "conformance_probability": self.conformance_probability}
+
 
 RULES = ("simple", "guarded")
 
@@ -190,6 +203,10 @@ class Recommendation:
     next_calibration: date
     interval_days: int
     reason: str
+
+    def to_json(self) -> dict:
+        return {"next_calibration": self.next_calibration.isoformat(), "interval_days": self.interval_days,
+                "reason": self.reason}
 
 
 def staircase(current_days: int, passed: bool, longer: float = 1.25, shorter: float = 0.5, min_days: int = 30,

@@ -329,21 +329,12 @@ def interval(path: Path | str) -> dict:
                                  spec.current_interval_days)
     except ValueError as exc:
         raise CalcFileError(path, "", str(exc)) from None
-    return {"method": spec.method,
-            "decision": {"rule": decision.rule, "statement": decision.statement, "deviation": decision.deviation,
-                         "expanded_uncertainty": decision.expanded_uncertainty, "tolerance": decision.tolerance,
-                         "acceptance_limit": decision.acceptance_limit, "passed": decision.passed,
-                         "conformance_probability": decision.conformance_probability},
-            "control_chart": None if chart is None else {
-                "centre": chart.centre, "sigma": chart.sigma, "warning": list(chart.warning),
-                "action": list(chart.action), "in_control": chart.in_control,
-                "violations": [{"rule": v.rule, "index": v.index} for v in chart.violations]},
-            "drift_per_day": None if d is None else {
-                "slope": d.slope, "standard_uncertainty": d.slope_uncertainty, "intercept": d.intercept,
-                "residual_sd": d.residual_sd, "dof": d.dof, "significant": d.significant},
-            "recommendation": None if rec is None else {
-                "next_calibration": rec.next_calibration.isoformat(), "interval_days": rec.interval_days,
-                "reason": rec.reason}}
+    # The equipment check's shapes (its results.json), with what a reader of the command also wants to see.
+    return {"method": spec.method, "decision": decision.to_json(),
+            "control_chart": None if chart is None else {**chart.to_json(), "in_control": chart.in_control},
+            "drift_per_day": None if d is None else {**d.to_json(), "intercept": d.intercept,
+                                                     "residual_sd": d.residual_sd, "dof": d.dof},
+            "recommendation": None if rec is None else rec.to_json()}
 
 
 def standard_check(path: Path | str) -> dict:

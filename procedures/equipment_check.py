@@ -99,23 +99,12 @@ class Outcome:
                            ["date", "deviation mg", "s mg", "n"], rows)
 
     def to_json(self) -> dict:
-        d = self.decision
         return {"series": self.parameters.series, "check": self.check, "checks": self.checks,
                 "within_tolerance": self.within_tolerance, "next_check": self.next_check,
-                "decision": {"rule": d.rule, "statement": d.statement, "deviation": d.deviation,
-                             "expanded_uncertainty": d.expanded_uncertainty, "tolerance": d.tolerance,
-                             "acceptance_limit": d.acceptance_limit, "passed": d.passed,
-                             "conformance_probability": d.conformance_probability},
-                "control_chart": None if self.chart is None else {
-                    "centre": self.chart.centre, "sigma": self.chart.sigma, "warning": self.chart.warning,
-                    "action": self.chart.action,
-                    "violations": [{"rule": v.rule, "index": v.index} for v in self.chart.violations]},
-                "drift_per_day": None if self.drift is None else {
-                    "slope": self.drift.slope, "standard_uncertainty": self.drift.slope_uncertainty,
-                    "significant": self.drift.significant},
-                "recommendation": None if self.recommendation is None else {
-                    "next_calibration": self.recommendation.next_calibration.isoformat(),
-                    "interval_days": self.recommendation.interval_days, "reason": self.recommendation.reason}}
+                "decision": self.decision.to_json(),
+                "control_chart": None if self.chart is None else self.chart.to_json(),
+                "drift_per_day": None if self.drift is None else self.drift.to_json(),
+                "recommendation": None if self.recommendation is None else self.recommendation.to_json()}
 
 
 async def run(ctx: RunContext, p: Parameters) -> Outcome:
