@@ -106,10 +106,13 @@ class CvdFit:
             t -= step
             if abs(step) < 1e-12:
                 break
+        return t, self.temperature_uncertainty(t, u_resistance)
+
+    def temperature_uncertainty(self, t: float, u_resistance: float = 0.0) -> float:
+        """u of the temperature t computed from a resistance: from the coefficients' covariance and u(R)."""
         slope = float(_slope(np.array([t]), self.a)[0])
         g = _rows(np.array([t]), self.fitted_c)[0] / slope          # ∂t/∂a = −(∂R/∂a)/(∂R/∂t), sign irrelevant
-        u2 = float(g @ self.a_covariance @ g) + (u_resistance / slope) ** 2
-        return t, math.sqrt(u2)
+        return math.sqrt(float(g @ self.a_covariance @ g) + (u_resistance / slope) ** 2)
 
 
 def fit(t: Sequence[float], resistance: Sequence[float], u_resistance: float | Sequence[float] | None = None,

@@ -49,7 +49,7 @@ class ResistanceOutcome:
         # carries their own uncertainty (correlated: through the covariance), largest between the points.
         low, high = min(r.reference_mean for r in self.results), max(r.reference_mean for r in self.results)
         grid = np.linspace(low, high, 101)
-        u_interp = max(self.cvd.temperature(self.cvd.resistance(float(t)))[1] for t in grid)
+        u_interp = max(self.cvd.temperature_uncertainty(float(t)) for t in grid)
         return {"points": points, "cvd": {
             "range": {"low": low, "high": high}, "interpolation_standard_uncertainty": u_interp,
             "coefficients": coefficients, "fitted_c": self.cvd.fitted_c,
