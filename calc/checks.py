@@ -339,6 +339,7 @@ class Stability:
     passed: bool
     dof: float = math.inf          # ν_eff of the mean's difference from the reference
     k: float = 2.0                 # t_p(ν_eff) at 95.45 %
+    standard_uncertainty: float = 0.0   # u of the mean's difference: √((U_ref/k_ref)² + s²/n)
 
 
 def working_standard_stability(values: Sequence[float], reference: float, reference_expanded: float,
@@ -358,6 +359,6 @@ def working_standard_stability(values: Sequence[float], reference: float, refere
     u_ref, u_mean = reference_expanded / reference_k, sd / math.sqrt(x.size)
     dof = welch_satterthwaite([(u_ref, math.inf), (u_mean, x.size - 1)])
     k = coverage_factor(dof)
-    u_comb = k * math.hypot(u_ref, u_mean)
-    en = (mean - reference) / u_comb if u_comb > 0 else math.inf * np.sign(mean - reference)
-    return Stability(x.size, mean, sd, max_dev, float(en), max_dev <= criterion and abs(en) <= 1, dof, k)
+    u = math.hypot(u_ref, u_mean)
+    en = (mean - reference) / (k * u) if u > 0 else math.inf * np.sign(mean - reference)
+    return Stability(x.size, mean, sd, max_dev, float(en), max_dev <= criterion and abs(en) <= 1, dof, k, u)

@@ -347,9 +347,9 @@ def standard_check(path: Path | str) -> dict:
                                         spec.criterion, spec.reference_k)
     except ValueError as exc:
         raise CalcFileError(path, "", str(exc)) from None
-    u = math.hypot(spec.reference_expanded_uncertainty / spec.reference_k, st.sd / math.sqrt(st.n))
     return {"n": st.n, "mean": st.mean, "sd": st.sd, "max_deviation": st.max_deviation,
-            "standard_uncertainty": u, "dof": _num(st.dof), "k": st.k, "expanded_uncertainty": st.k * u,
+            "standard_uncertainty": st.standard_uncertainty, "dof": _num(st.dof), "k": st.k,
+            "expanded_uncertainty": st.k * st.standard_uncertainty,
             "en": _num(st.en), "criterion": spec.criterion, "passed": st.passed}
 
 
